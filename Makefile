@@ -1,0 +1,33 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Everything else builds on them.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+STATE := .metering
+export DAGSTER_HOME := $(CURDIR)/$(STATE)/dagster
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test dev bench soak clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m metering_pipeline.demo
+
+test: install
+	$(PY) -m pytest
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(STATE)

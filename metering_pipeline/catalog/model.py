@@ -1,0 +1,125 @@
+"""The meter catalog: sources and meters, loaded from YAML and checked before anything runs."""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from metering_pipeline.catalog.jsonpath import parse_jsonpath
+
+AGGREGATIONS = ("count", "sum", "max", "min", "unique_count")
+FORMATS = ("cloudevents",)
+DEFAULT_CATALOG = Path(__file__).with_name("default.yaml")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class CatalogError(ValueError):
+    """The catalog is unusable; the message names the offending entry."""
+
+
+@dataclass(frozen=True)
+class Meter:
+    name: str
+    event_type: str
+    aggregation: str
+    unit: str
+    value: str | None = None
+    group_by: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def value_keys(self) -> tuple[str, ...]:
+        return parse_jsonpath(self.value) if self.value else ()
+
+    @property
+    def dimension_keys(self) -> dict[str, tuple[str, ...]]:
+        return {name: parse_jsonpath(path) for name, path in self.group_by.items()}
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    format: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    sources: tuple[Source, ...]
+    meters: tuple[Meter, ...]
+    digest: str
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted({meter.event_type for meter in self.meters})
+
+    def meter(self, name: str) -> Meter:
+        for meter in self.meters:
+            if meter.name == name:
+                return meter
+        raise KeyError(name)
+
+
+def _meter(entry: dict) -> Meter:
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise CatalogError(f"meter without a name: {entry!r}")
+    aggregation = entry.get("aggregation")
+    if aggregation not in AGGREGATIONS:
+        raise CatalogError(f"meter {name!r}: aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    for key in ("event_type", "unit"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise CatalogError(f"meter {name!r}: {key} is required")
+    value = entry.get("value")
+    if (aggregation == "count") != (value is None):
+        raise CatalogError(f"meter {name!r}: 'value' is required for {aggregation} and not allowed for count")
+    meter = Meter(
+        name=name,
+        event_type=entry["event_type"],
+        aggregation=aggregation,
+        unit=entry["unit"],
+        value=value,
+        group_by=dict(entry.get("group_by") or {}),
+        description=entry.get("description", ""),
+    )
+    try:
+        meter.value_keys, meter.dimension_keys
+    except ValueError as exc:
+        raise CatalogError(f"meter {name!r}: {exc}") from exc
+    return meter
+
+
+def _source(entry: dict) -> Source:
+    name = entry.get("name")
+    if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+        raise CatalogError(f"source name must match {_SOURCE_NAME.pattern}: {name!r}")
+    if entry.get("format") not in FORMATS:
+        raise CatalogError(f"source {name!r}: format must be one of {FORMATS}, got {entry.get('format')!r}")
+    return Source(name=name, format=entry["format"], description=entry.get("description", ""))
+
+
+def parse_catalog(document: dict) -> Catalog:
+    if not isinstance(document, dict):
+        raise CatalogError("catalog must be a mapping with 'sources' and 'meters'")
+    sources = tuple(_source(entry) for entry in document.get("sources") or [])
+    meters = tuple(_meter(entry) for entry in document.get("meters") or [])
+    if not sources or not meters:
+        raise CatalogError("catalog needs at least one source and one meter")
+    for kind, names in (("source", [s.name for s in sources]), ("meter", [m.name for m in meters])):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise CatalogError(f"duplicate {kind} names: {duplicated}")
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return Catalog(sources=sources, meters=meters, digest=hashlib.sha256(canonical.encode()).hexdigest()[:16])
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    path = Path(path) if path else DEFAULT_CATALOG
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"cannot read catalog {path}: {exc}") from exc
+    return parse_catalog(document)

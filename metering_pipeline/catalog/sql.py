@@ -1,0 +1,30 @@
+"""SQL expressions that read a meter's JSONPath out of JSON text, with the keys as bound parameters."""
+
+from metering_pipeline.catalog.model import Meter
+
+
+def json_text(column: str, keys: tuple[str, ...], param: str) -> tuple[str, dict[str, str]]:
+    """The value at `keys` as text: a string's content, a number's literal, NULL when absent or null."""
+    names = [f"{param}_{i}" for i in range(len(keys))]
+    path = ", ".join(f"{{{name}:String}}" for name in names)
+    expr = (
+        f"if(JSONType({column}, {path}) = 'String', JSONExtractString({column}, {path}), "
+        f"nullIf(nullIf(JSONExtractRaw({column}, {path}), ''), 'null'))"
+    )
+    return expr, dict(zip(names, keys))
+
+
+def json_decimal(column: str, keys: tuple[str, ...], param: str) -> tuple[str, dict[str, str]]:
+    """The value as Decimal(38, 9), NULL unless it is a finite decimal (a JSON number or a numeric string)."""
+    text, params = json_text(column, keys, param)
+    return f"toDecimal128OrNull({text}, 9)", params
+
+
+def meter_value(meter: Meter, column: str, param: str, prefix: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
+    """What a meter aggregates from one event: 1 for count, the distinct key for unique_count, else a decimal."""
+    if meter.aggregation == "count":
+        return "toDecimal128(1, 9)", {}
+    keys = prefix + meter.value_keys
+    if meter.aggregation == "unique_count":
+        return json_text(column, keys, param)
+    return json_decimal(column, keys, param)

@@ -1,0 +1,43 @@
+"""Ingest + validate as one multi-asset: accepted events and the quarantine are written together."""
+
+import dagster as dg
+
+from metering_pipeline.ingest.hour import ingest_hour
+from metering_pipeline.ingest.metadata import check_results, check_specs, events_metadata
+from metering_pipeline.partitions import hour_start, hourly_partitions
+from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource, LandingZone
+
+ACCEPTED_EVENTS = "accepted_events"
+QUARANTINED_LINES = "quarantined_lines"
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(ACCEPTED_EVENTS, group_name="ingest", kinds={"clickhouse"},
+                     description="Validated, deduplicated usage events of the hour (table `events`)."),
+        dg.AssetSpec(QUARANTINED_LINES, group_name="ingest", kinds={"clickhouse"},
+                     description="Every rejected line of the hour with its reason (table `quarantine`)."),
+    ],
+    check_specs=check_specs(ACCEPTED_EVENTS),
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=CLICKHOUSE_POOL,
+)
+def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, landing: LandingZone, catalog: CatalogResource):
+    loaded = catalog.load()
+    reports = []
+    with clickhouse.get_client(purpose=f"ingest run {context.run_id}") as client:
+        for key in context.partition_keys:
+            report = ingest_hour(client, landing, loaded, hour_start(key))
+            context.log.info(
+                "%s: %d lines, %d accepted, %d duplicates, %d quarantined",
+                key, report.lines_read, report.accepted, report.duplicates, report.quarantined_total,
+            )
+            reports.append(report)
+    metadata = events_metadata(reports)
+    yield dg.MaterializeResult(asset_key=ACCEPTED_EVENTS, metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINED_LINES,
+        metadata={k: v for k, v in metadata.items() if k.startswith("quarantined") or k == "partitions"},
+    )
+    yield from check_results(ACCEPTED_EVENTS, reports)

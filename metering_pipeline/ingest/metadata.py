@@ -1,0 +1,77 @@
+"""What an ingest run reports: numeric metadata the UI can plot, and the asset check results."""
+
+import hashlib
+import json
+from collections import Counter
+
+import dagster as dg
+
+from metering_pipeline.ingest.hour import HourReport
+from metering_pipeline.partitions import partition_key_for
+from metering_pipeline.validate.rules import REASONS
+
+GX_REASONS = tuple(r for r in REASONS if r not in ("oversized", "malformed_json"))
+RECONCILIATION = "lines_reconcile"
+
+
+def fingerprint_digest(report: HourReport) -> str:
+    """Digest of the hour's file set (names, sizes, versions); the late-file sensor compares it."""
+    return hashlib.sha256(json.dumps(report.fingerprint).encode()).hexdigest()[:16]
+
+
+def events_metadata(reports: list[HourReport]) -> dict:
+    quarantined = sum((r.quarantined for r in reports), Counter())
+    metadata = {
+        "partitions": len(reports),
+        "lines_read": sum(r.lines_read for r in reports),
+        "accepted": sum(r.accepted for r in reports),
+        "duplicates": sum(r.duplicates for r in reports),
+        "quarantined": sum(r.quarantined_total for r in reports),
+        "files": sum(r.files for r in reports),
+        "bytes_read": sum(r.bytes_read for r in reports),
+        "tenants": max((r.tenants for r in reports), default=0),
+        "duration_seconds": round(sum(r.seconds for r in reports), 3),
+        "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): fingerprint_digest(r) for r in reports}),
+    }
+    metadata.update({f"quarantined_{reason}": quarantined.get(reason, 0) for reason in REASONS + ("corrupt_file", "decompression_limit", "unreadable_file")})
+    return metadata
+
+
+def check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
+    specs = [dg.AssetCheckSpec(RECONCILIATION, asset=asset_key, description="lines_read == accepted + duplicates + quarantined")]
+    specs += [
+        dg.AssetCheckSpec(f"expect_{reason}", asset=asset_key, description=f"great-expectations rules quarantining as {reason}")
+        for reason in GX_REASONS
+    ]
+    return specs
+
+
+def check_results(asset_key: str, reports: list[HourReport]):
+    broken = [partition_key_for(r.hour) for r in reports if not r.reconciles]
+    yield dg.AssetCheckResult(
+        check_name=RECONCILIATION,
+        asset_key=asset_key,
+        passed=not broken,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "lines_read": sum(r.lines_read for r in reports),
+            "accounted": sum(r.accepted + r.duplicates + r.quarantined_total for r in reports),
+            "partitions_not_reconciling": dg.MetadataValue.json(broken),
+        },
+    )
+    for reason in GX_REASONS:
+        counts: dict[str, list[int]] = {}
+        for report in reports:
+            for outcome in report.rules:
+                if outcome.rule.reason == reason:
+                    failed_checked = counts.setdefault(outcome.rule.name, [0, 0])
+                    failed_checked[0] += outcome.failed
+                    failed_checked[1] += outcome.checked
+        failed = sum(f for f, _ in counts.values())
+        yield dg.AssetCheckResult(
+            check_name=f"expect_{reason}",
+            asset_key=asset_key,
+            passed=failed == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed_rows": failed, **{name: f"{f} of {c} rows failed" for name, (f, c) in counts.items()}},
+        )

@@ -1,0 +1,167 @@
+"""Stream a landed file into bounded chunks of whole lines, without ever holding a whole file.
+
+Pure Python over bytes and numpy, no Dagster and no ClickHouse: the chunks go to the
+warehouse, which splits and numbers the lines. Two things never reach it: an oversized
+line (its head is kept for quarantine and it becomes a blank line, so line numbers stay
+true), and the rest of a file that cannot be fully decoded (corrupt or truncated gzip, a
+decompression bomb past the limit, an unreadable file): the lines decoded before the
+fault go on as usual and the fault becomes one file-level verdict.
+"""
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_LINE_BYTES = 1 << 20
+KEEP_RAW_BYTES = 64 << 10
+CHUNK_BYTES = 64 << 20
+READ_BYTES = 8 << 20
+MAX_DECOMPRESSED_BYTES = 2 << 30
+
+
+@dataclass
+class Chunk:
+    data: bytes  # whole lines, each ending in b"\n"
+    first_line_no: int
+    line_count: int
+
+
+@dataclass
+class Oversized:
+    line_no: int
+    head: bytes
+    size: int
+
+
+@dataclass
+class FileFault:
+    line_no: int  # the line the fault was met on
+    reason: str  # corrupt_file | decompression_limit | unreadable_file
+    detail: str
+
+
+class DecompressionLimit(Exception):
+    pass
+
+
+def read_blocks(stream, size: int = READ_BYTES):
+    while block := stream.read(size):
+        yield block
+
+
+def gunzip(blocks, limit: int = MAX_DECOMPRESSED_BYTES):
+    """Decompress (multi-member) gzip in bounded steps; raise past `limit` decompressed bytes."""
+    produced = 0
+    decoder = zlib.decompressobj(wbits=31)
+    member_open = False
+    for block in blocks:
+        data = block
+        while data:
+            member_open = True
+            out = decoder.decompress(data, READ_BYTES)
+            produced += len(out)
+            if produced > limit:
+                raise DecompressionLimit(f"decompressed size passed the {limit}-byte limit")
+            if out:
+                yield out
+            if decoder.eof:
+                data, member_open = decoder.unused_data, False
+                decoder = zlib.decompressobj(wbits=31)
+            else:
+                data = decoder.unconsumed_tail
+    if member_open:
+        raise zlib.error("gzip stream truncated")
+
+
+class _Lines:
+    """Cuts decoded blocks into numbered lines and gathers them into chunks."""
+
+    def __init__(self, chunk_bytes: int, max_line: int):
+        self.chunk_bytes, self.max_line = chunk_bytes, max_line
+        self.parts: list[bytes] = []
+        self.pending = 0
+        self.lines = 0  # complete lines seen so far
+        self.chunk_first = 1
+        self.carry = b""
+        self.skipping: Oversized | None = None
+
+    def feed(self, block: bytes):
+        if self.skipping is not None:
+            newline = block.find(b"\n")
+            if newline < 0:
+                self.skipping.size += len(block)
+                return
+            self.skipping.size += newline
+            yield self.skipping
+            self.skipping = None
+            self._add(b"\n", 1)
+            block = block[newline + 1:]
+        data = self.carry + block if self.carry else block
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        complete = int(ends[-1]) + 1 if len(ends) else 0
+        self.carry = data[complete:]
+        if len(ends):
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            long_lines = np.flatnonzero(ends - starts > self.max_line)
+            body = data[:complete]
+            for index in reversed(long_lines.tolist()):
+                start, end = int(starts[index]), int(ends[index])
+                yield Oversized(self.lines + index + 1, body[start:min(end, start + KEEP_RAW_BYTES)], end - start)
+                body = body[:start] + body[end:]
+            self._add(body, len(ends))
+        if len(self.carry) > self.max_line:
+            self.skipping = Oversized(self.lines + 1, self.carry[:KEEP_RAW_BYTES], len(self.carry))
+            self.carry = b""
+        if self.pending >= self.chunk_bytes:
+            yield self.flush()
+
+    def _add(self, body: bytes, count: int):
+        self.parts.append(body)
+        self.pending += len(body)
+        self.lines += count
+
+    def finish(self):
+        if self.skipping is not None:
+            yield self.skipping
+            self.skipping = None
+            self._add(b"\n", 1)
+        elif self.carry:
+            self._add(self.carry + b"\n", 1)
+            self.carry = b""
+        if self.parts:
+            yield self.flush()
+
+    def flush(self) -> Chunk:
+        chunk = Chunk(b"".join(self.parts), self.chunk_first, self.lines - self.chunk_first + 1)
+        self.parts, self.pending, self.chunk_first = [], 0, self.lines + 1
+        return chunk
+
+
+def iter_file(
+    stream,
+    compressed: bool,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_line: int = MAX_LINE_BYTES,
+    max_decompressed: int = MAX_DECOMPRESSED_BYTES,
+):
+    """Yield Chunk, Oversized and at most one final FileFault for one file's bytes."""
+    lines = _Lines(chunk_bytes, max_line)
+    blocks = read_blocks(stream)
+    decoded = gunzip(blocks, max_decompressed) if compressed else blocks
+    fault = None
+    try:
+        for block in decoded:
+            yield from lines.feed(block)
+    except DecompressionLimit as exc:
+        fault = ("decompression_limit", str(exc))
+    except (zlib.error, EOFError) as exc:
+        fault = ("corrupt_file", f"gzip: {exc}")
+    except OSError as exc:
+        fault = ("unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
+    if fault:
+        # A cut-off last line is part of the fault, not a line of its own.
+        lines.carry, lines.skipping = b"", None
+    yield from lines.finish()
+    if fault:
+        yield FileFault(lines.lines + 1, *fault)

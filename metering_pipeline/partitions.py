@@ -1,0 +1,31 @@
+"""Hourly UTC partitions: the unit of work, rerun and billing window."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+PARTITION_START = "2025-01-01-00:00"
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+
+hourly_partitions = dg.HourlyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC")
+
+
+def hour_start(partition_key: str) -> datetime:
+    """Parse a partition key strictly; anything else (CLI, sensors) is refused before it reaches SQL."""
+    try:
+        start = datetime.strptime(partition_key, PARTITION_FORMAT)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an hourly partition key (YYYY-MM-DD-HH:00): {partition_key!r}") from exc
+    if start.minute:
+        raise ValueError(f"hourly partition keys start on the hour: {partition_key!r}")
+    return start.replace(tzinfo=timezone.utc)
+
+
+def hour_window(partition_key: str) -> tuple[datetime, datetime]:
+    """The half-open window [start, end) an hour partition covers."""
+    start = hour_start(partition_key)
+    return start, start + timedelta(hours=1)
+
+
+def partition_key_for(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d-%H:00")

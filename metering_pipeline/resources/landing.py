@@ -1,0 +1,77 @@
+"""The landing zone: `<landing>/<source>/YYYY/MM/DD/HH/*.ndjson[.gz]`, on a local disk or S3."""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from metering_pipeline.resources.s3 import s3_client, split_s3_url
+
+SUFFIXES = (".ndjson", ".ndjson.gz")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One landed file. `name` is relative to the landing root and orders files for dedup."""
+
+    name: str
+    size: int
+    version: str  # ETag on S3, mtime in ns locally: changes when the content does
+
+    @property
+    def compressed(self) -> bool:
+        return self.name.endswith(".gz")
+
+
+def hour_prefix(source: str, hour: datetime) -> str:
+    return f"{source}/{hour:%Y/%m/%d/%H}/"
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Lists and opens an hour's files; a local directory by default, `s3://bucket/prefix` in production."""
+
+    url: str = Field(description="Local directory or s3://bucket/prefix")
+    region: str | None = Field(default=None, description="AWS region for an S3 landing zone")
+
+    @property
+    def on_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    def list_hour(self, source: str, hour: datetime) -> list[LandingFile]:
+        prefix = hour_prefix(source, hour)
+        files = self._list_s3(prefix) if self.on_s3 else self._list_local(prefix)
+        return sorted((f for f in files if f.name.endswith(SUFFIXES)), key=lambda f: f.name)
+
+    def _list_local(self, prefix: str) -> list[LandingFile]:
+        folder = Path(self.url) / prefix
+        if not folder.is_dir():
+            return []
+        found = []
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False):
+                stat = entry.stat()
+                found.append(LandingFile(prefix + entry.name, stat.st_size, str(stat.st_mtime_ns)))
+        return found
+
+    def _list_s3(self, prefix: str) -> list[LandingFile]:
+        bucket, root = split_s3_url(self.url)
+        base = f"{root}/" if root else ""
+        found = []
+        pages = s3_client(self.region).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(base):]
+                if "/" not in relative[len(prefix):]:
+                    found.append(LandingFile(relative, item["Size"], item["ETag"].strip('"')))
+        return found
+
+    def open(self, landed: LandingFile):
+        """A binary stream of the file's stored (possibly compressed) bytes."""
+        if not self.on_s3:
+            return open(Path(self.url) / landed.name, "rb")
+        bucket, root = split_s3_url(self.url)
+        key = f"{root}/{landed.name}" if root else landed.name
+        return s3_client(self.region).get_object(Bucket=bucket, Key=key)["Body"]

@@ -1,0 +1,45 @@
+"""usage_hourly: what each tenant used of each meter in the hour, the number billing starts from."""
+
+import dagster as dg
+
+from metering_pipeline.ingest.assets import ACCEPTED_EVENTS
+from metering_pipeline.partitions import hour_start, hourly_partitions
+from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
+from metering_pipeline.usage.hour import build_usage_hour
+from metering_pipeline.usage.integrity import count_mismatches
+
+USAGE_HOURLY = "usage_hourly"
+
+
+@dg.asset(
+    name=USAGE_HOURLY,
+    deps=[ACCEPTED_EVENTS],
+    group_name="usage",
+    kinds={"clickhouse"},
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=CLICKHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec("event_counts_match", asset=USAGE_HOURLY,
+                                   description="Each meter's event_count equals the hour's accepted events of its type")],
+)
+def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource):
+    loaded = catalog.load()
+    reports, mismatches = [], []
+    with clickhouse.get_client(purpose=f"usage run {context.run_id}") as client:
+        for key in context.partition_keys:
+            hour = hour_start(key)
+            reports.append(build_usage_hour(client, loaded, hour))
+            mismatches += [(key, *m) for m in count_mismatches(client, loaded, hour)]
+    yield dg.MaterializeResult(
+        metadata={
+            "partitions": len(reports),
+            "rows": sum(r.rows for r in reports),
+            "tenants": max((r.tenants for r in reports), default=0),
+            "events_metered": sum(r.events for r in reports),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="event_counts_match",
+        passed=not mismatches,
+        metadata={"mismatches": dg.MetadataValue.json([list(map(str, m)) for m in mismatches[:50]])},
+    )

@@ -1,0 +1,31 @@
+"""One hour of usage_hourly, rebuilt from the hour's accepted events and swapped in atomically."""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from metering_pipeline.catalog import Catalog
+from metering_pipeline.usage.sql import usage_insert
+from metering_pipeline.warehouse.staging import staging, swap_partition
+from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY, ensure_tables
+
+
+@dataclass
+class UsageReport:
+    hour: datetime
+    rows: int
+    tenants: int
+    events: int
+
+
+def build_usage_hour(client, catalog: Catalog, hour: datetime) -> UsageReport:
+    ensure_tables(client, EVENTS, USAGE_HOURLY)
+    loaded_at = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    with staging(client) as area:
+        staged = area.like(USAGE_HOURLY)
+        sql, params = usage_insert(catalog, staged)
+        client.command(sql, parameters={**params, "hour": hour.replace(tzinfo=None), "loaded_at": loaded_at})
+        rows, tenants, events = client.query(
+            f"SELECT count(), uniqExact(tenant_id), sum(event_count) FROM `{staged}`"
+        ).result_rows[0]
+        swap_partition(client, USAGE_HOURLY, staged, hour)
+    return UsageReport(hour=hour, rows=rows, tenants=tenants, events=int(events))

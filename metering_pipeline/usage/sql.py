@@ -1,0 +1,57 @@
+"""The usage_hourly SQL, one SELECT per meter, every catalog value bound as a parameter."""
+
+from metering_pipeline.catalog import Catalog, Meter
+from metering_pipeline.catalog.sql import json_text, meter_value
+from metering_pipeline.warehouse.tables import EVENTS
+
+_AGGREGATE = {
+    "count": "toDecimal128(count(), 9)",
+    "sum": "sum(v)",
+    "max": "max(v)",
+    "min": "min(v)",
+    "unique_count": "toDecimal128(uniqExact(v), 9)",
+}
+
+
+def _dimensions(meter: Meter, index: int) -> tuple[str, dict]:
+    if not meter.group_by:
+        return "CAST(map(), 'Map(String, String)')", {}
+    pairs, params = [], {}
+    for position, (name, keys) in enumerate(sorted(meter.dimension_keys.items())):
+        expr, p = json_text("data", keys, f"m{index}_d{position}")
+        params.update(p)
+        params[f"m{index}_n{position}"] = name
+        pairs.append(f"{{m{index}_n{position}:String}}, coalesce({expr}, '')")
+    return f"map({', '.join(pairs)})", params
+
+
+def meter_select(meter: Meter, index: int, events: str = EVENTS) -> tuple[str, dict]:
+    value, params = meter_value(meter, "data", f"m{index}_v")
+    dimensions, dim_params = _dimensions(meter, index)
+    params.update(dim_params)
+    params.update({f"m{index}_{k}": getattr(meter, k) for k in ("name", "event_type", "aggregation", "unit")})
+    sql = f"""
+        SELECT {{hour:DateTime('UTC')}} AS hour, tenant_id, billing_account_id,
+               {{m{index}_name:String}} AS meter, {{m{index}_event_type:String}} AS event_type,
+               {{m{index}_aggregation:String}} AS aggregation, {{m{index}_unit:String}} AS unit,
+               dimensions, {_AGGREGATE[meter.aggregation]} AS value, count() AS event_count,
+               sum(bytes) AS bytes_ingested, {{loaded_at:DateTime('UTC')}} AS loaded_at
+        FROM (
+            SELECT tenant_id, billing_account_id, bytes, {value} AS v, {dimensions} AS dimensions
+            FROM `{events}`
+            WHERE hour = {{hour:DateTime('UTC')}} AND type = {{m{index}_event_type:String}}
+        )
+        GROUP BY tenant_id, billing_account_id, dimensions
+    """
+    return sql, params
+
+
+def usage_insert(catalog: Catalog, target: str) -> tuple[str, dict]:
+    """INSERT of every meter's rows for one hour into `target` (a staging copy of usage_hourly)."""
+    selects, params = [], {}
+    for index, meter in enumerate(catalog.meters):
+        sql, p = meter_select(meter, index)
+        selects.append(sql)
+        params.update(p)
+    columns = "hour, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions, value, event_count, bytes_ingested, loaded_at"
+    return f"INSERT INTO `{target}` ({columns}) " + " UNION ALL ".join(selects), params

@@ -1,0 +1,73 @@
+"""Run the rules through great-expectations 1.x over a pandas batch and turn failures into verdicts.
+
+GX is imported here, lazily: its import costs seconds, and only the validating step pays it.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+
+from metering_pipeline.validate.rules import REASONS, Rule
+
+ROW_KEY = "row"
+
+
+@dataclass
+class RuleOutcome:
+    rule: Rule
+    checked: int
+    failed: int
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("metering").add_dataframe_asset("lines")
+    return asset.add_batch_definition_whole_dataframe("hour")
+
+
+def _expectation(rule: Rule, index: int):
+    import great_expectations as gx
+
+    cls = getattr(gx.expectations, rule.expectation)
+    return cls(column=rule.column, meta={"rule": index}, **rule.kwargs)
+
+
+def validate_frame(frame: pd.DataFrame, rules: list[Rule]) -> tuple[pd.DataFrame, list[RuleOutcome]]:
+    """Verdicts (row, reason, detail) for failing rows, one per row, and each rule's counts."""
+    outcomes = [RuleOutcome(rule, len(frame), 0) for rule in rules]
+    if frame.empty:
+        return pd.DataFrame({ROW_KEY: pd.Series([], dtype="uint64"), "reason": [], "detail": []}), outcomes
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name="metering_lines", expectations=[_expectation(r, i) for i, r in enumerate(rules)])
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_KEY]}
+    )
+    failing: dict[int, int] = {}
+    rank = {reason: position for position, reason in enumerate(REASONS)}
+    for expectation_result in result.results:
+        index = expectation_result.expectation_config.meta["rule"]
+        rule = rules[index]
+        if expectation_result.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {rule.name} errored: {expectation_result.exception_info}")
+        rows = [entry[ROW_KEY] for entry in expectation_result.result.get("unexpected_index_list") or []]
+        outcomes[index].failed = len(rows)
+        for row in rows:
+            best = failing.get(row)
+            if best is None or rank[rules[best].reason] > rank[rule.reason]:
+                failing[row] = index
+    verdicts = pd.DataFrame(
+        {
+            ROW_KEY: pd.Series(list(failing), dtype="uint64"),
+            "reason": [rules[i].reason for i in failing.values()],
+            "detail": [rules[i].detail for i in failing.values()],
+        }
+    )
+    return verdicts, outcomes

@@ -1,0 +1,1 @@
+"""The pipeline's ClickHouse tables and the staging swap that makes every hour replaceable."""

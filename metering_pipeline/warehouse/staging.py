@@ -1,0 +1,73 @@
+"""Build an hour in a private staging table, then swap it in with one atomic REPLACE PARTITION.
+
+Queries see the old hour or the new one, never half of either; a failure before the swap
+leaves the previous state untouched. The swap attaches parts rather than inserting rows,
+so replicated insert deduplication cannot silently drop a re-inserted identical block.
+"""
+
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+
+from metering_pipeline.warehouse.tables import table_ddl
+
+STAGING_PREFIX = "_stage_"
+
+
+class Staging:
+    def __init__(self, client):
+        self.client = client
+        self.token = uuid.uuid4().hex[:16]
+        self.created: list[str] = []
+
+    def name(self, role: str) -> str:
+        if not role.isidentifier():
+            raise ValueError(f"staging role must be an identifier: {role!r}")
+        return f"{STAGING_PREFIX}{self.token}_{role}"
+
+    def like(self, table: str) -> str:
+        """A fresh staging copy of one of the pipeline's tables."""
+        name = self.name(table)
+        self.client.command(table_ddl(table, name))
+        self.created.append(name)
+        return name
+
+    def table(self, role: str, columns: str, engine: str = "MergeTree ORDER BY tuple()") -> str:
+        name = self.name(role)
+        self.client.command(f"CREATE TABLE `{name}` ({columns}) ENGINE = {engine}")
+        self.created.append(name)
+        return name
+
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            self.client.command(f"DROP TABLE IF EXISTS `{name}`")
+        self.created.clear()
+
+
+@contextmanager
+def staging(client):
+    area = Staging(client)
+    try:
+        yield area
+    finally:
+        area.drop_all()
+
+
+def swap_partition(client, table: str, staged: str, hour: datetime) -> None:
+    """Replace `table`'s hour with the staged one; an empty staged hour empties it."""
+    client.command(
+        f"ALTER TABLE `{table}` REPLACE PARTITION {{hour:DateTime('UTC')}} FROM `{staged}`",
+        parameters={"hour": hour.replace(tzinfo=None)},
+        settings={"allow_replace_partition_from_empty_source": 1},
+    )
+
+
+def drop_stale_staging(client) -> int:
+    """Staging tables left by a killed run: drop them (they are never read again)."""
+    names = client.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {p:String})",
+        parameters={"p": STAGING_PREFIX},
+    ).result_rows
+    for (name,) in names:
+        client.command(f"DROP TABLE IF EXISTS `{name}`")
+    return len(names)

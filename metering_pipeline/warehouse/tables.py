@@ -1,0 +1,73 @@
+"""DDL for the tables the pipeline owns. Every table is partitioned by hour so a rerun swaps exactly one hour.
+
+Hourly partitions give ~720 partitions a month per table; that is the price of atomic
+`REPLACE PARTITION` per hour, and a TTL on raw events keeps it bounded in production.
+Staging tables are created from the same DDL (same columns, partition key and sort key),
+which `REPLACE PARTITION` requires.
+"""
+
+EVENTS = "events"
+QUARANTINE = "quarantine"
+USAGE_HOURLY = "usage_hourly"
+
+_COLUMNS = {
+    EVENTS: """
+        source LowCardinality(String) COMMENT 'CloudEvents source; (source, id) is the dedup key',
+        id String,
+        type LowCardinality(String) COMMENT 'Event type, matched to meters',
+        tenant_id String,
+        billing_account_id String DEFAULT '' COMMENT 'Set by attribution; empty when the source has none',
+        time DateTime64(6, 'UTC'),
+        hour DateTime('UTC'),
+        data String COMMENT 'The event data object as JSON text',
+        bytes UInt32 COMMENT 'Length of the raw line in bytes',
+        source_file String,
+        line_no UInt32,
+        loaded_at DateTime('UTC') COMMENT 'When the hour was last materialized'
+    """,
+    QUARANTINE: """
+        hour DateTime('UTC'),
+        landing_source LowCardinality(String),
+        source_file String,
+        line_no UInt32,
+        reason LowCardinality(String),
+        detail String,
+        raw String COMMENT 'The raw line, truncated to 64 KiB',
+        raw_bytes UInt64 COMMENT 'Full length of the raw line',
+        loaded_at DateTime('UTC')
+    """,
+    USAGE_HOURLY: """
+        hour DateTime('UTC'),
+        tenant_id String,
+        billing_account_id String DEFAULT '',
+        meter LowCardinality(String),
+        event_type LowCardinality(String),
+        aggregation LowCardinality(String),
+        unit LowCardinality(String),
+        dimensions Map(String, String),
+        value Decimal(38, 9),
+        event_count UInt64,
+        bytes_ingested UInt64,
+        loaded_at DateTime('UTC')
+    """,
+}
+
+_SORT_KEYS = {
+    EVENTS: "(tenant_id, type, source, id)",
+    QUARANTINE: "(landing_source, source_file, line_no)",
+    USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
+}
+
+
+def table_ddl(table: str, name: str | None = None) -> str:
+    """CREATE TABLE for one of the pipeline's tables, optionally under another (staging) name."""
+    target = name or table
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{target}` ({_COLUMNS[table]}) "
+        f"ENGINE = MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}"
+    )
+
+
+def ensure_tables(client, *tables: str) -> None:
+    for table in tables or tuple(_COLUMNS):
+        client.command(table_ddl(table))
