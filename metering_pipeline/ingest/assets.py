@@ -26,7 +26,7 @@ QUARANTINED_LINES = "quarantined_lines"
 def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, landing: LandingZone, catalog: CatalogResource):
     loaded = catalog.load()
     reports = []
-    with clickhouse.get_client(purpose=f"ingest run {context.run_id}") as client:
+    with clickhouse.get_client(purpose=f"ingest run {context.run.run_id}") as client:
         for key in context.partition_keys:
             report = ingest_hour(client, landing, loaded, hour_start(key))
             context.log.info(

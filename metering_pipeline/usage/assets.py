@@ -25,7 +25,7 @@ USAGE_HOURLY = "usage_hourly"
 def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource):
     loaded = catalog.load()
     reports, mismatches = [], []
-    with clickhouse.get_client(purpose=f"usage run {context.run_id}") as client:
+    with clickhouse.get_client(purpose=f"usage run {context.run.run_id}") as client:
         for key in context.partition_keys:
             hour = hour_start(key)
             reports.append(build_usage_hour(client, loaded, hour))
