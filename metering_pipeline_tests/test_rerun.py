@@ -60,3 +60,13 @@ def test_failure_before_swap_keeps_previous_hour(clickhouse, landing, landing_di
         run_hour(clickhouse, landing, catalog_resource)
     assert snapshot(clickhouse) == before
     assert query(clickhouse, "SELECT count() FROM system.tables WHERE database = 'metering' AND name LIKE '\\_stage\\_%'") == [(0,)]
+
+
+def test_stale_staging_from_a_killed_run_is_dropped(clickhouse):
+    from metering_pipeline.warehouse.staging import drop_stale_staging
+
+    with clickhouse.get_client() as client:
+        client.command("CREATE TABLE _stage_deadbeef_lines (x UInt8) ENGINE = MergeTree ORDER BY x")
+        assert drop_stale_staging(client) == 0  # fresh: could belong to a running step
+        assert drop_stale_staging(client, older_than_hours=0) == 1
+        assert client.command("SELECT count() FROM system.tables WHERE name = '_stage_deadbeef_lines'") == 0

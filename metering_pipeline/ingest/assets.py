@@ -6,6 +6,7 @@ from metering_pipeline.ingest.hour import ingest_hour
 from metering_pipeline.ingest.metadata import check_results, check_specs, events_metadata
 from metering_pipeline.partitions import hour_start, hourly_partitions
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource, LandingZone
+from metering_pipeline.warehouse.staging import drop_stale_staging
 
 ACCEPTED_EVENTS = "accepted_events"
 QUARANTINED_LINES = "quarantined_lines"
@@ -27,6 +28,8 @@ def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, la
     loaded = catalog.load()
     reports = []
     with clickhouse.get_client(purpose=f"ingest run {context.run.run_id}") as client:
+        if dropped := drop_stale_staging(client):
+            context.log.warning("dropped %d staging tables left by killed runs", dropped)
         for key in context.partition_keys:
             report = ingest_hour(client, landing, loaded, hour_start(key))
             context.log.info(

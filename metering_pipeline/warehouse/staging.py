@@ -62,11 +62,12 @@ def swap_partition(client, table: str, staged: str, hour: datetime) -> None:
     )
 
 
-def drop_stale_staging(client) -> int:
-    """Staging tables left by a killed run: drop them (they are never read again)."""
+def drop_stale_staging(client, older_than_hours: int = 6) -> int:
+    """Drop staging tables a killed run left behind; the age guard spares concurrent runs' tables."""
     names = client.query(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {p:String})",
-        parameters={"p": STAGING_PREFIX},
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, {p:String}) "
+        "AND metadata_modification_time <= now() - toIntervalHour({h:UInt32})",
+        parameters={"p": STAGING_PREFIX, "h": older_than_hours},
     ).result_rows
     for (name,) in names:
         client.command(f"DROP TABLE IF EXISTS `{name}`")
