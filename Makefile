@@ -6,7 +6,7 @@ STATE := .metering
 export DAGSTER_HOME := $(CURDIR)/$(STATE)/dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test dev bench soak clean
+.PHONY: install prepare demo test dev bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,17 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The dbt manifest the Dagster definitions load; re-parsed only when the dbt project changed.
+prepare: install
+	$(PY) -m metering_pipeline.dbt.prepare --if-stale
+
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-demo: install $(DAGSTER_HOME)/dagster.yaml
+demo: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m metering_pipeline.demo
 
-test: install
+test: prepare
 	$(PY) -m pytest
 
-dev: install $(DAGSTER_HOME)/dagster.yaml
+dev: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:

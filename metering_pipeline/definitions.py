@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from metering_pipeline.dbt import DBT_RESOURCE_KEY, build_dbt_assets, dbt_resource
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.schedules import hourly_job, hourly_schedule
@@ -14,11 +15,12 @@ def resources() -> dict:
         "clickhouse": ClickHouseResource(url=setting("METERING_CLICKHOUSE_URL"), database=setting("METERING_DATABASE")),
         "landing": LandingZone(url=setting("METERING_LANDING_URL")),
         "catalog": CatalogResource(path=setting("METERING_CATALOG")),
+        DBT_RESOURCE_KEY: dbt_resource(setting("METERING_CLICKHOUSE_URL"), setting("METERING_DATABASE")),
     }
 
 
 defs = dg.Definitions(
-    assets=[ingest, usage_hourly],
+    assets=[ingest, usage_hourly, build_dbt_assets()],
     jobs=[hourly_job],
     schedules=[hourly_schedule],
     resources=resources(),

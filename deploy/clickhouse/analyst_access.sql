@@ -18,8 +18,8 @@ CREATE SETTINGS PROFILE IF NOT EXISTS metering_analyst_readonly SETTINGS readonl
 
 GRANT SELECT ON metering.events TO metering_analyst;
 GRANT SELECT ON metering.usage_hourly TO metering_analyst;
-GRANT SELECT ON metering.usage_daily TO metering_analyst;
-GRANT SELECT ON metering.usage_monthly TO metering_analyst;
+GRANT SELECT ON metering_analytics.usage_daily TO metering_analyst;
+GRANT SELECT ON metering_analytics.usage_monthly TO metering_analyst;
 
 CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering.events
     USING tenant_id IN (SELECT tenant_id FROM metering.analyst_tenants WHERE user_name = currentUser())
@@ -29,11 +29,11 @@ CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering.usage_hourly
     USING tenant_id IN (SELECT tenant_id FROM metering.analyst_tenants WHERE user_name = currentUser())
     TO metering_analyst;
 
-CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering.usage_daily
+CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering_analytics.usage_daily
     USING tenant_id IN (SELECT tenant_id FROM metering.analyst_tenants WHERE user_name = currentUser())
     TO metering_analyst;
 
-CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering.usage_monthly
+CREATE ROW POLICY IF NOT EXISTS tenant_rows ON metering_analytics.usage_monthly
     USING tenant_id IN (SELECT tenant_id FROM metering.analyst_tenants WHERE user_name = currentUser())
     TO metering_analyst;
 

@@ -1,0 +1,125 @@
+"""A dbt-clickhouse connection whose client is clickhouse-connect's embedded chDB backend.
+
+chDB allows one process per directory. While any dbt connection of this process holds the
+directory open, the process holds the pipeline's `engine_lock` on it, so dbt and the
+Dagster steps never open the directory at the same time; the last close releases it.
+"""
+
+import importlib.util
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+import clickhouse_connect
+from dbt.adapters.clickhouse.connections import ClickHouseConnectionManager
+from dbt.adapters.clickhouse.dbclient import ChRetryableException
+from dbt.adapters.clickhouse.httpclient import ChHttpClient
+from dbt.adapters.clickhouse.logger import logger
+from dbt.adapters.exceptions import FailedToConnectError
+
+ENGINE_LOCK_MODULE = "metering_pipeline.resources.engine_lock"
+
+_lock_guard = threading.Lock()
+_lock_holders = 0
+_lock_stack: ExitStack | None = None
+
+
+def engine_lock_module():
+    """The pipeline's engine_lock module, without importing metering_pipeline.resources (and Dagster).
+
+    Loaded from its file under its real name, so a process that imports it normally later
+    (or did before) shares the one module and its reentrancy bookkeeping.
+    """
+    module = sys.modules.get(ENGINE_LOCK_MODULE)
+    if module is None:
+        package = importlib.util.find_spec("metering_pipeline")
+        if package is None or not package.origin:
+            raise ImportError("the chdb adapter needs the metering_pipeline package (its engine_lock)")
+        path = Path(package.origin).parent / "resources" / "engine_lock.py"
+        spec = importlib.util.spec_from_file_location(ENGINE_LOCK_MODULE, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[ENGINE_LOCK_MODULE] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(ENGINE_LOCK_MODULE, None)
+            raise
+    return module
+
+
+def _acquire(path: str, timeout: float) -> None:
+    global _lock_holders, _lock_stack
+    with _lock_guard:
+        if _lock_holders == 0:
+            stack = ExitStack()
+            stack.enter_context(engine_lock_module().engine_lock(path, timeout, purpose="dbt"))
+            _lock_stack = stack
+        _lock_holders += 1
+
+
+def _release() -> None:
+    global _lock_holders, _lock_stack
+    with _lock_guard:
+        if _lock_holders == 0:
+            return
+        _lock_holders -= 1
+        if _lock_holders == 0 and _lock_stack is not None:
+            stack, _lock_stack = _lock_stack, None
+            stack.close()
+
+
+class ChdbClient(ChHttpClient):
+    """ChHttpClient's query/command/settings handling over an in-process chDB engine."""
+
+    _holds_lock = False
+
+    def _create_client(self, credentials):
+        try:
+            _acquire(credentials.path, credentials.lock_timeout_seconds)
+        except engine_lock_module().EngineBusyError as ex:
+            # The lock already waited its timeout: a dbt retry would only double the wait.
+            raise FailedToConnectError(str(ex)) from ex
+        self._holds_lock = True
+        try:
+            logger.debug("Opening chDB at {}", credentials.path)
+            return clickhouse_connect.get_client(
+                interface="chdb", path=credentials.path, query_limit=0, settings=self._conn_settings
+            )
+        except Exception:
+            self._release_lock()
+            raise
+
+    def close(self):
+        try:
+            client = getattr(self, "_client", None)
+            if client is not None:
+                client.close()
+        finally:
+            self._release_lock()
+
+    def _release_lock(self):
+        if self._holds_lock:
+            self._holds_lock = False
+            _release()
+
+
+class ChdbConnectionManager(ClickHouseConnectionManager):
+    TYPE = "chdb"
+
+    @classmethod
+    def open(cls, connection):
+        if connection.state == "open":
+            return connection
+        credentials = cls.get_credentials(connection.credentials)
+        return cls.retry_connection(
+            connection,
+            connect=lambda: ChdbClient(credentials),
+            logger=logger,
+            retry_limit=credentials.retries,
+            retryable_exceptions=[ChRetryableException],
+        )
+
+    def cancel(self, connection):
+        # An in-process engine has nothing to interrupt remotely; closing releases the directory.
+        connection.handle.close()

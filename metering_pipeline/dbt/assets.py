@@ -1,0 +1,89 @@
+"""The dbt marts as Dagster assets, hourly-partitioned like the pipeline.
+
+Nothing here runs dbt at import: `build_dbt_assets()` needs target/manifest.json, which
+`python -m metering_pipeline.dbt.prepare` writes (and `dagster dev` refreshes through
+`DbtProject.prepare_if_dev()`).
+"""
+
+import json
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from metering_pipeline.dbt.resources import (
+    DBT_PROJECT_DIR,
+    clickhouse_url_from_env,
+    database_from_env,
+    dbt_env,
+    ensure_adapter_importable,
+    patched_environ,
+)
+from metering_pipeline.dbt.vars import dbt_vars
+from metering_pipeline.partitions import hourly_partitions
+from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource
+
+DBT_GROUP = "analytics"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class ManifestMissingError(RuntimeError):
+    """dbt_project/target/manifest.json is missing: run `python -m metering_pipeline.dbt.prepare`."""
+
+
+class MeteringDbtTranslator(DagsterDbtTranslator):
+    """dbt models in the `analytics` group; sources map to the pipeline's assets via `meta.dagster.asset_key`."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return DBT_GROUP
+
+
+def prepare_if_dev() -> None:
+    """`dagster dev` only: re-parse the project.
+
+    dagster-dbt's preparer runs a plain DbtCliResource: give it this environment's `dbt` on
+    PATH and the adapter plugin (in-process too, it builds an adapter handle).
+    """
+    ensure_adapter_importable()
+    env = dbt_env(clickhouse_url_from_env(), database_from_env())
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    with patched_environ(env):
+        dbt_project.prepare_if_dev()
+
+
+@lru_cache(maxsize=None)
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """The dbt models as one multi-asset; dbt tests become asset checks.
+
+    Each run builds the models for the partition (range) window: `--vars` min_hour /
+    max_hour plus the meters of the run's catalog (resource "catalog", the same one
+    usage_hourly reads). A backfill is a single dbt run over its range.
+    """
+    prepare_if_dev()
+    manifest_path = Path(dbt_project.manifest_path)
+    if not manifest_path.exists():
+        raise ManifestMissingError(
+            f"{manifest_path} is missing; run `python -m metering_pipeline.dbt.prepare` first"
+        )
+
+    @dbt_assets(
+        manifest=manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=MeteringDbtTranslator(),
+        partitions_def=hourly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=CLICKHOUSE_POOL,
+        name="metering_dbt_models",
+    )
+    def metering_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, catalog: CatalogResource):
+        window = context.partition_time_window
+        run_vars = dbt_vars(window.start, window.end, catalog.load())
+        context.log.info(f"dbt window [{run_vars['min_hour']}, {run_vars['max_hour']})")
+        yield from dbt.cli(["build", "--vars", json.dumps(run_vars)], context=context).stream()
+
+    return metering_dbt_models
