@@ -1,13 +1,18 @@
-"""Sources and meters: what lands, in which format, and what is billed."""
+"""Sources, meters and attribution: what lands, in which format, what is billed and to whom."""
 
+from metering_pipeline.catalog.attribution import Attribution, AttributionEntry
+from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.model import (
     AGGREGATIONS,
+    PHASES,
     Catalog,
-    CatalogError,
     Meter,
-    Source,
     load_catalog,
     parse_catalog,
 )
+from metering_pipeline.catalog.sources import Source
 
-__all__ = ["AGGREGATIONS", "Catalog", "CatalogError", "Meter", "Source", "load_catalog", "parse_catalog"]
+__all__ = [
+    "AGGREGATIONS", "PHASES", "Attribution", "AttributionEntry", "Catalog", "CatalogError", "Meter", "Source",
+    "load_catalog", "parse_catalog",
+]

@@ -1,23 +1,21 @@
-"""The meter catalog: sources and meters, loaded from YAML and checked before anything runs."""
+"""The meter catalog: sources, meters and attribution, loaded from YAML and checked before anything runs."""
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from metering_pipeline.catalog.attribution import Attribution, parse_attribution
+from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.jsonpath import parse_jsonpath
+from metering_pipeline.catalog.sources import Source, parse_source
 
 AGGREGATIONS = ("count", "sum", "max", "min", "unique_count")
-FORMATS = ("cloudevents",)
+# draft: measured and exported under a draft prefix; published: name and unit are frozen.
+PHASES = ("draft", "published")
 DEFAULT_CATALOG = Path(__file__).with_name("default.yaml")
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-class CatalogError(ValueError):
-    """The catalog is unusable; the message names the offending entry."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class Meter:
     value: str | None = None
     group_by: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    phase: str = "published"
 
     @property
     def value_keys(self) -> tuple[str, ...]:
@@ -40,17 +39,11 @@ class Meter:
 
 
 @dataclass(frozen=True)
-class Source:
-    name: str
-    format: str
-    description: str = ""
-
-
-@dataclass(frozen=True)
 class Catalog:
     sources: tuple[Source, ...]
     meters: tuple[Meter, ...]
     digest: str
+    attribution: Attribution = Attribution()
 
     @property
     def event_types(self) -> list[str]:
@@ -76,6 +69,9 @@ def _meter(entry: dict) -> Meter:
     value = entry.get("value")
     if (aggregation == "count") != (value is None):
         raise CatalogError(f"meter {name!r}: 'value' is required for {aggregation} and not allowed for count")
+    phase = entry.get("phase", "published")
+    if phase not in PHASES:
+        raise CatalogError(f"meter {name!r}: phase must be one of {PHASES}, got {phase!r}")
     meter = Meter(
         name=name,
         event_type=entry["event_type"],
@@ -84,6 +80,7 @@ def _meter(entry: dict) -> Meter:
         value=value,
         group_by=dict(entry.get("group_by") or {}),
         description=entry.get("description", ""),
+        phase=phase,
     )
     try:
         meter.value_keys, meter.dimension_keys
@@ -92,19 +89,10 @@ def _meter(entry: dict) -> Meter:
     return meter
 
 
-def _source(entry: dict) -> Source:
-    name = entry.get("name")
-    if not isinstance(name, str) or not _SOURCE_NAME.match(name):
-        raise CatalogError(f"source name must match {_SOURCE_NAME.pattern}: {name!r}")
-    if entry.get("format") not in FORMATS:
-        raise CatalogError(f"source {name!r}: format must be one of {FORMATS}, got {entry.get('format')!r}")
-    return Source(name=name, format=entry["format"], description=entry.get("description", ""))
-
-
 def parse_catalog(document: dict) -> Catalog:
     if not isinstance(document, dict):
         raise CatalogError("catalog must be a mapping with 'sources' and 'meters'")
-    sources = tuple(_source(entry) for entry in document.get("sources") or [])
+    sources = tuple(parse_source(entry) for entry in document.get("sources") or [])
     meters = tuple(_meter(entry) for entry in document.get("meters") or [])
     if not sources or not meters:
         raise CatalogError("catalog needs at least one source and one meter")
@@ -112,8 +100,10 @@ def parse_catalog(document: dict) -> Catalog:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise CatalogError(f"duplicate {kind} names: {duplicated}")
+    attribution = parse_attribution(document.get("attribution"))
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
-    return Catalog(sources=sources, meters=meters, digest=hashlib.sha256(canonical.encode()).hexdigest()[:16])
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

@@ -1,4 +1,15 @@
-"""One hour of ingest: landing files -> validated, deduplicated events and quarantine, swapped in atomically."""
+"""One hour of ingest: landing files -> canonical events and quarantine, swapped in atomically.
+
+Per source, the format adapter maps lines onto canonical rows (ingest/formats/canonical.py)
+and the format's great-expectations rules give one verdict per failing line; then the
+accepted events of every source are deduplicated together, first by file and line
+(`LIMIT 1 BY source, id`).
+
+Accounting is per line, because lines are what land: lines_read == accepted + duplicates +
+quarantined. A line that yields several events (billing-client amounts) is quarantined if
+any of its events fails a rule, accepted if at least one of its events is new, and a
+duplicate if all of them were seen before. `events` counts the canonical events accepted.
+"""
 
 import time
 from collections import Counter
@@ -7,25 +18,30 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
+from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
-from metering_pipeline.catalog.sql import meter_value
-from metering_pipeline.ingest.formats import format_module
+from metering_pipeline.catalog.lifecycle import enforce_published
+from metering_pipeline.ingest.formats import format_mapping
+from metering_pipeline.ingest.formats.canonical import frame_sql, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
 from metering_pipeline.resources.landing import LandingZone
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
-from metering_pipeline.validate.rules import cloudevents_rules, value_column
+from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
 
 KEEP_RAW_BYTES = 64 << 10
+_ROW_COLUMNS = ("source, id, type, ifNull(tenant_id, '') AS tenant_id, ifNull(billing_account_id, '') AS billing_account_id, "
+                "time, data, bytes, source_file, line_no")
 
 
 @dataclass
 class HourReport:
     hour: datetime
     lines_read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
+    accepted: int = 0  # lines with at least one new event
+    duplicates: int = 0  # valid lines whose every event was seen before
+    events: int = 0  # canonical events accepted
     quarantined: Counter = field(default_factory=Counter)
     files: int = 0
     bytes_read: int = 0
@@ -43,66 +59,49 @@ class HourReport:
         return self.lines_read == self.accepted + self.duplicates + self.quarantined_total
 
 
-def _frame_sql(catalog: Catalog, fmt, lines: str) -> tuple[str, dict]:
-    """The batch GX validates: canonical columns plus one checked value column per non-count meter."""
-    columns = {name: expr for name, expr in fmt.columns().items() if name != "data"}
-    inner = [f"{expr} AS `{name}`" for name, expr in columns.items()]
-    outer = ["row"] + [f"`{name}`" for name in columns]
-    params: dict = {}
-    for index, meter in enumerate(catalog.meters):
-        if meter.aggregation == "count":
-            continue
-        expr, p = meter_value(meter, "raw", f"m{index}", prefix=("data",))
-        params.update(p)
-        params[f"t{index}"] = meter.event_type
-        inner.append(f"{expr} AS `raw_value_{index}`")
-        checked = f"if(isNull(raw_value_{index}), NULL, 0)" if meter.aggregation == "unique_count" else f"toFloat64(raw_value_{index})"
-        outer.append(f"if(type = {{t{index}:String}}, {checked}, 0) AS `{value_column(index)}`")
-    sql = (
-        f"SELECT {', '.join(outer)} FROM (SELECT row, {', '.join(inner)} FROM `{lines}` "
-        f"WHERE landing_source IN {{sources:Array(String)}} AND {fmt.PARSE_OK})"
-    )
-    return sql, params
+def _not_judged(mapped: str, verdicts: str) -> str:
+    return f"FROM `{mapped}` WHERE row NOT IN (SELECT row FROM `{verdicts}`)"
 
 
-def _accepted_sql(fmt, lines: str, verdicts: str, events: str) -> str:
-    cols = {name: fmt.columns()[column] for name, column in fmt.CANONICAL.items()}
+def _accepted_sql(mapped: list[str], verdicts: str, events: str) -> str:
+    rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {_not_judged(m, verdicts)}" for m in mapped)
     return f"""
-        INSERT INTO `{events}` (source, id, type, tenant_id, time, hour, data, bytes, source_file, line_no, loaded_at)
-        SELECT source, id, type, tenant_id, time, {{hour:DateTime('UTC')}}, data, bytes, source_file, line_no,
+        INSERT INTO `{events}` (source, id, type, tenant_id, billing_account_id, time, hour, data, bytes, source_file, line_no, loaded_at)
+        SELECT source, id, type, tenant_id, billing_account_id, time, {{hour:DateTime('UTC')}}, data, bytes, source_file, line_no,
                {{loaded_at:DateTime('UTC')}}
-        FROM (
-            SELECT row, source_file, line_no, length(raw) AS bytes,
-                   {cols['source']} AS source, {cols['id']} AS id, {cols['type']} AS type,
-                   {cols['tenant_id']} AS tenant_id, {cols['time']} AS time, {cols['data']} AS data
-            FROM `{lines}`
-            WHERE landing_source IN {{sources:Array(String)}} AND {fmt.PARSE_OK}
-              AND row NOT IN (SELECT row FROM `{verdicts}`)
-        )
-        ORDER BY row
-        LIMIT 1 BY source, id
+        FROM ({rows}) ORDER BY row, sub LIMIT 1 BY source, id
     """
 
 
-def _valid_count_sql(fmt, lines: str, verdicts: str) -> str:
-    return (
-        f"SELECT count() FROM `{lines}` WHERE landing_source IN {{sources:Array(String)}} AND {fmt.PARSE_OK} "
-        f"AND row NOT IN (SELECT row FROM `{verdicts}`)"
-    )
-
-
-def _quarantine_sql(fmt, lines: str, verdicts: str, quarantine: str) -> str:
+def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -> tuple[str, dict]:
     common = "{hour:DateTime('UTC')}, landing_source, source_file, line_no"
     tail = f"substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), {{loaded_at:DateTime('UTC')}}"
-    return f"""
-        INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at)
-        SELECT {common}, 'malformed_json', {fmt.PARSE_DETAIL}, {tail}
-        FROM `{lines}` WHERE landing_source IN {{sources:Array(String)}} AND NOT ({fmt.PARSE_OK})
-        UNION ALL
-        SELECT {common}, v.reason, v.detail, {tail}
-        FROM `{lines}` AS l INNER JOIN `{verdicts}` AS v ON l.row = v.row
-        WHERE landing_source IN {{sources:Array(String)}}
-    """
+    parts = [f"SELECT {common}, 'malformed_json', {mapping.parse_detail}, {tail} FROM `{lines}` "
+             f"WHERE landing_source = {{q{i}:String}} AND NOT ({mapping.parse_ok})" for i, (_, mapping, _) in enumerate(sources)]
+    parts.append(f"SELECT {common}, v.reason, v.detail, {tail} FROM `{lines}` AS l INNER JOIN `{verdicts}` AS v ON l.row = v.row")
+    sql = (f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at) "
+           + " UNION ALL ".join(parts))
+    return sql, {f"q{i}": source.name for i, (source, _, _) in enumerate(sources)}
+
+
+def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: str, window, report: HourReport) -> list:
+    """Map, attribute and validate each source that has lines; verdicts go to `verdicts`."""
+    attribution, done = None, []
+    for index, source in present:
+        mapping = format_mapping(source, f"s{index}")
+        if mapping.attributed and attribution is None:
+            attribution = stage_attribution(client, area, catalog.attribution, window)
+        params = {**mapping.params, "mapped_source": source.name}
+        mapped = stage_mapped(client, area, f"mapped_{index}", mapped_sql(mapping, lines, attribution), params)
+        types = present_types(client, mapped)
+        rules = rules_for(mapping.rules, catalog, window, mapping.attributed, types)
+        sql, frame_params = frame_sql(catalog, mapped, rules, types)
+        found, outcomes = validate_frame(client.query_arrow(sql, parameters=frame_params).to_pandas(), rules)
+        report.rules.extend(outcomes)
+        if len(found):
+            client.insert_arrow(verdicts, pa.Table.from_pandas(found, preserve_index=False))
+        done.append((source, mapping, mapped))
+    return done
 
 
 def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, **limits) -> HourReport:
@@ -110,11 +109,9 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
     started = time.monotonic()
     report = HourReport(hour=hour)
     ensure_tables(client, EVENTS, QUARANTINE)
+    enforce_published(client, catalog)
     loaded_at = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
-    window = (hour, hour + timedelta(hours=1))
-    by_format: dict[str, list[str]] = {}
-    for source in catalog.sources:
-        by_format.setdefault(source.format, []).append(source.name)
+    params = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
     with staging(client) as area:
         lines = area.table("lines", LINES_COLUMNS)
         chunk = area.table("chunk", "blob String")
@@ -122,31 +119,25 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         events, quarantine = area.like(EVENTS), area.like(QUARANTINE)
         landed = [(s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)]
         loaded = load_files(client, landing, landed, lines, chunk, **limits)
-        report.files = len(loaded.files)
-        report.bytes_read = loaded.stored_bytes
+        report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
         report.fingerprint = sorted((f.name, f.size, f.version) for f in loaded.files)
-        report.lines_read = client.command(f"SELECT count() FROM `{lines}`") + len(loaded.early)
-        params_base = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
+        per_source = dict(client.query(f"SELECT landing_source, count() FROM `{lines}` GROUP BY landing_source").result_rows)
+        report.lines_read = sum(per_source.values()) + len(loaded.early)
+        present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]
+        done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
-        for fmt_name, source_names in by_format.items():
-            fmt = format_module(fmt_name)
-            params = {**params_base, "sources": source_names}
-            frame_sql, frame_params = _frame_sql(catalog, fmt, lines)
-            frame = client.query_arrow(frame_sql, parameters={**params, **frame_params}).to_pandas()
-            found, outcomes = validate_frame(frame, cloudevents_rules(catalog, window))
-            report.rules.extend(outcomes)
-            if len(found):
-                client.insert_arrow(verdicts, pa.Table.from_pandas(found, preserve_index=False))
-            client.command(_accepted_sql(fmt, lines, verdicts, events), parameters=params)
-            client.command(_quarantine_sql(fmt, lines, verdicts, quarantine), parameters=params)
-            valid += client.command(_valid_count_sql(fmt, lines, verdicts), parameters=params)
+        if done:
+            client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params)
+            sql, names = _quarantine_sql(done, lines, verdicts, quarantine)
+            client.command(sql, parameters={**params, **names})
+            valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
             _insert_early(client, quarantine, loaded.early, hour, loaded_at)
-        report.accepted = client.command(f"SELECT count() FROM `{events}`")
-        report.duplicates = valid - report.accepted
+        accepted_lines, report.events, report.tenants = client.query(
+            f"SELECT uniqExact(source_file, line_no), count(), uniqExact(tenant_id) FROM `{events}`").result_rows[0]
+        report.accepted, report.duplicates = accepted_lines, valid - accepted_lines
         for reason, count in client.query(f"SELECT reason, count() FROM `{quarantine}` GROUP BY reason").result_rows:
             report.quarantined[reason] = count
-        report.tenants = client.command(f"SELECT uniqExact(tenant_id) FROM `{events}`")
         swap_partition(client, EVENTS, events, hour)
         swap_partition(client, QUARANTINE, quarantine, hour)
     report.seconds = time.monotonic() - started

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.assets import ACCEPTED_EVENTS
 from metering_pipeline.partitions import hour_start, hourly_partitions
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
@@ -26,6 +27,7 @@ def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResour
     loaded = catalog.load()
     reports, mismatches = [], []
     with clickhouse.get_client(purpose=f"usage run {context.run.run_id}") as client:
+        enforce_published(client, loaded)
         for key in context.partition_keys:
             hour = hour_start(key)
             reports.append(build_usage_hour(client, loaded, hour))

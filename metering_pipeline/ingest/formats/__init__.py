@@ -1,12 +1,21 @@
-"""Input formats: each maps a raw line onto the canonical event columns, in SQL, before validation."""
+"""Input formats: each adapter maps a raw line onto canonical event columns, in SQL, before validation."""
 
-from metering_pipeline.ingest.formats import cloudevents
+from metering_pipeline.catalog import Source
+from metering_pipeline.ingest.formats import billing_client, cloudevents, data_api, envoy
+from metering_pipeline.ingest.formats.mapping import Mapping
 
-FORMATS = {"cloudevents": cloudevents}
+FORMATS = {
+    "cloudevents": cloudevents,
+    "envoy_access_log": envoy,
+    "billing_client_event": billing_client,
+    "data_api_billing_event": data_api,
+}
 
 
-def format_module(name: str):
+def format_mapping(source: Source, prefix: str) -> Mapping:
+    """The adapter's SQL for one source; `prefix` keeps its bound parameter names apart from others'."""
     try:
-        return FORMATS[name]
+        module = FORMATS[source.format]
     except KeyError:
-        raise ValueError(f"unknown input format {name!r}; known: {sorted(FORMATS)}") from None
+        raise ValueError(f"unknown input format {source.format!r}; known: {sorted(FORMATS)}") from None
+    return module.mapping(source, prefix)

@@ -1,10 +1,14 @@
-"""CloudEvents 1.0 structured mode: one JSON object a line, `subject` is the tenant."""
+"""CloudEvents 1.0 structured mode: one JSON object a line, `subject` is the tenant.
 
-PARSE_OK = "isValidUTF8(raw) AND isValidJSON(raw) AND JSONType(raw) = 'Object'"
-PARSE_DETAIL = (
-    "multiIf(NOT isValidUTF8(raw), 'line is not valid UTF-8', NOT isValidJSON(raw), "
-    "'line is not valid JSON', 'JSON value is not an object')"
-)
+The attribute names are fixed by the CloudEvents spec, so this adapter needs no catalog
+field mapping; the catalog's `event_types` still applies to `type`.
+"""
+
+from metering_pipeline.catalog import Source
+from metering_pipeline.ingest.formats.fields import Fields
+from metering_pipeline.ingest.formats.mapping import Mapping
+from metering_pipeline.validate.rules import MAX_ID_LENGTH, RFC3339, Rule, matches, not_null
+
 REQUIRED = ("specversion", "id", "source", "type", "subject", "time")
 
 
@@ -16,18 +20,28 @@ def _kind(field: str) -> str:
     return f"nullIf(toString(JSONType(raw, '{field}')), 'Null')"
 
 
-def columns() -> dict[str, str]:
-    """Canonical columns as SQL over `raw`. `*_kind` is the JSON type, NULL when absent or null."""
+def _rules() -> list[Rule]:
+    rules = [not_null("missing_field", f"{f}_kind", f"required field '{f}' is missing or null") for f in REQUIRED]
+    rules += [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{f}_kind", f"field '{f}' must be a string",
+                   {"value_set": ["String"]}) for f in REQUIRED]
+    rules.append(Rule("invalid_field", "ExpectColumnValuesToBeInSet", "specversion", "specversion must be '1.0'", {"value_set": ["1.0"]}))
+    rules += [Rule("invalid_field", "ExpectColumnValueLengthsToBeBetween", f, f"field '{f}' must be 1 to {MAX_ID_LENGTH} characters",
+                   {"min_value": 1, "max_value": MAX_ID_LENGTH}) for f in ("source", "ce_type", "subject")]
+    rules.append(Rule("invalid_field", "ExpectColumnValuesToBeInSet", "data_kind", "field 'data' must be an object", {"value_set": ["Object"]}))
+    rules.append(matches("invalid_time", "time_text", RFC3339, "time is not RFC 3339"))
+    return rules
+
+
+def mapping(source: Source, prefix: str) -> Mapping:
+    fields = Fields(source, prefix)
     cols = {}
     for field in REQUIRED:
-        cols[field] = _string(field)
         cols[f"{field}_kind"] = _kind(field)
+    cols.update(specversion=_string("specversion"), id=_string("id"), source=_string("source"),
+                ce_type=_string("type"), subject=_string("subject"), time_text=_string("time"))
+    cols["type"] = fields.event_type("ce_type")
+    cols["time"] = "parseDateTime64BestEffortOrNull(time_text, 6, 'UTC')"
+    cols["tenant_id"] = "subject"
     cols["data"] = "if(JSONType(raw, 'data') = 'Object', JSONExtractRaw(raw, 'data'), '{}')"
     cols["data_kind"] = _kind("data")
-    cols["time_text"] = cols.pop("time")
-    cols["time_parsed"] = f"parseDateTime64BestEffortOrNull({cols['time_text']}, 6, 'UTC')"
-    return cols
-
-
-# Which of columns() feeds each column of the events table.
-CANONICAL = {"source": "source", "id": "id", "type": "type", "tenant_id": "subject", "time": "time_parsed", "data": "data"}
+    return Mapping(cols, fields.params, _rules(), attributed=False)

@@ -1,0 +1,81 @@
+"""Attribution in the catalog: which tenant and billing account a source key bills to, and when.
+
+Each entry maps (kind, key) -> (tenant_id, billing_account_id) over a half-open interval
+[valid_from, valid_to), so a key moved between accounts at 10:30 bills each account for its
+own part of the hour. Small setups list entries here; large ones name a ClickHouse table
+with the same columns. Overlapping intervals for one key would make a record's account
+ambiguous, so they are refused.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from metering_pipeline.catalog.errors import CatalogError
+
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TEXT = ("kind", "key", "tenant_id", "billing_account_id")
+
+
+@dataclass(frozen=True)
+class AttributionEntry:
+    kind: str
+    key: str
+    tenant_id: str
+    billing_account_id: str
+    valid_from: datetime = BEGINNING
+    valid_to: datetime | None = None  # None: still valid
+
+
+@dataclass(frozen=True)
+class Attribution:
+    entries: tuple[AttributionEntry, ...] = ()
+    table: str | None = None  # a ClickHouse table read at ingest, for large setups
+
+
+def _moment(value, where: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise CatalogError(f"{where}: not an ISO 8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise CatalogError(f"{where}: expected a time, got {value!r}")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _entry(raw: dict, index: int) -> AttributionEntry:
+    where = f"attribution entry {index}"
+    if not isinstance(raw, dict) or any(not isinstance(raw.get(k), str) or not raw[k] for k in _TEXT):
+        raise CatalogError(f"{where}: needs non-empty strings {', '.join(_TEXT)}: {raw!r}")
+    start = _moment(raw["valid_from"], where) if raw.get("valid_from") is not None else BEGINNING
+    end = _moment(raw["valid_to"], where) if raw.get("valid_to") is not None else None
+    if end is not None and end <= start:
+        raise CatalogError(f"{where} ({raw['kind']} {raw['key']}): valid_to must be after valid_from")
+    return AttributionEntry(*(raw[k] for k in _TEXT), start, end)
+
+
+def overlaps(entries) -> list[str]:
+    """Keys whose validity intervals overlap, as 'kind key' strings."""
+    found, last_end = [], {}
+    for entry in sorted(entries, key=lambda e: (e.kind, e.key, e.valid_from)):
+        key = (entry.kind, entry.key)
+        if key in last_end and (last_end[key] is None or last_end[key] > entry.valid_from):
+            found.append(f"{entry.kind} {entry.key}")
+        last_end[key] = entry.valid_to
+    return found
+
+
+def parse_attribution(raw) -> Attribution:
+    if raw is None:
+        return Attribution()
+    if not isinstance(raw, dict) or set(raw) - {"entries", "table"}:
+        raise CatalogError("attribution must be a mapping with 'entries' and/or 'table'")
+    table = raw.get("table")
+    if table is not None and (not isinstance(table, str) or not TABLE_NAME.match(table)):
+        raise CatalogError(f"attribution table must be a plain identifier: {table!r}")
+    entries = tuple(_entry(item, i) for i, item in enumerate(raw.get("entries") or []))
+    if clashing := overlaps(entries):
+        raise CatalogError(f"attribution intervals overlap for: {', '.join(sorted(set(clashing)))}")
+    return Attribution(entries, table)

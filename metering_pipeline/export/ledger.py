@@ -1,0 +1,91 @@
+"""The export ledger in ClickHouse: every exported record, and every committed revision.
+
+`export_ledger` holds one row per record, written in one insert per revision (commit.py)
+and only after every object of the revision is written. `export_revisions` holds one row
+per committed revision, including an empty revision 0 (an hour with no usage still gets
+its manifest). It is inserted right after the ledger rows; a revision seen in either table
+counts as committed, so a crash between the two inserts loses nothing. Both tables are
+ReplacingMergeTree on their natural keys and read with FINAL: a replayed insert cannot
+double a record. Values are always bound (typed inserts, `{name:Type}` parameters).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from metering_pipeline.export.delta import Amount, UsageKey
+
+LEDGER = "export_ledger"
+REVISIONS = "export_revisions"
+
+DDL = {
+    LEDGER: """
+        hour DateTime('UTC'), revision UInt32, record_id UUID, object_key String,
+        object_sha256 String, object_bytes UInt64, tenant_id String, billing_account_id String,
+        meter LowCardinality(String), event_type LowCardinality(String), unit LowCardinality(String),
+        dimensions Map(String, String), window_start DateTime('UTC'), window_end DateTime('UTC'),
+        quantity Decimal(38, 9), event_count Int64, catalog_hash String, exported_at DateTime('UTC')
+    """,
+    REVISIONS: """
+        hour DateTime('UTC'), revision UInt32, records UInt64, objects UInt64,
+        manifest_key String, catalog_hash String, committed_at DateTime('UTC')
+    """,
+}
+ORDER = {LEDGER: "(hour, revision, record_id)", REVISIONS: "(hour, revision)"}
+LEDGER_COLUMNS = [
+    "hour", "revision", "record_id", "object_key", "object_sha256", "object_bytes", "tenant_id", "billing_account_id",
+    "meter", "event_type", "unit", "dimensions", "window_start", "window_end", "quantity", "event_count",
+    "catalog_hash", "exported_at",
+]
+REVISION_COLUMNS = ["hour", "revision", "records", "objects", "manifest_key", "catalog_hash", "committed_at"]
+HOUR = "hour = {hour:DateTime('UTC')}"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    revision: int
+    key: UsageKey
+    amount: Amount
+    object_key: str
+    object_sha256: str
+    object_bytes: int
+    catalog_hash: str
+
+
+def ensure_ledger(client) -> None:
+    for table, columns in DDL.items():
+        client.command(
+            f"CREATE TABLE IF NOT EXISTS `{table}` ({columns}) ENGINE = ReplacingMergeTree "
+            f"PARTITION BY toYYYYMM(hour) ORDER BY {ORDER[table]}"
+        )
+
+
+def _hour(hour: datetime) -> dict:
+    return {"hour": hour.replace(tzinfo=None)}
+
+
+def ledger_rows(client, hour: datetime) -> list[LedgerRow]:
+    result = client.query(
+        f"SELECT revision, meter, tenant_id, billing_account_id, dimensions, quantity, event_count, event_type, unit, "
+        f"object_key, object_sha256, object_bytes, catalog_hash FROM `{LEDGER}` FINAL WHERE {HOUR} "
+        f"ORDER BY revision, object_key, record_id",
+        parameters=_hour(hour),
+    )
+    return [
+        LedgerRow(rev, UsageKey.of(meter, tenant, account, dims), Amount(qty, int(events), etype, unit), key, sha, size, digest)
+        for rev, meter, tenant, account, dims, qty, events, etype, unit, key, sha, size, digest in result.result_rows
+    ]
+
+
+def revision_rows(client, hour: datetime) -> dict[int, str]:
+    """{revision: catalog hash} of the committed revisions recorded in export_revisions."""
+    result = client.query(f"SELECT revision, catalog_hash FROM `{REVISIONS}` FINAL WHERE {HOUR}", parameters=_hour(hour))
+    return dict(result.result_rows)
+
+
+def committed_revisions(client, hour: datetime) -> set[int]:
+    found = client.query(
+        f"SELECT DISTINCT revision FROM `{LEDGER}` WHERE {HOUR} UNION DISTINCT "
+        f"SELECT DISTINCT revision FROM `{REVISIONS}` WHERE {HOUR}",
+        parameters=_hour(hour),
+    ).result_rows
+    return {int(r) for (r,) in found}

@@ -1,0 +1,67 @@
+"""One source's lines as canonical event rows in a staging table: mapped, exploded and attributed once.
+
+Validation, dedup and the line accounting then read plain columns. A multi-event line is
+exploded with LEFT ARRAY JOIN, so a line holding no event still yields one row (sub = 0)
+that validation rejects: no line can vanish between `lines` and the verdicts. Attribution
+is an ASOF JOIN on the record's own time (attribution/stage.py).
+"""
+
+from metering_pipeline.attribution import join_attribution
+from metering_pipeline.catalog import Catalog
+from metering_pipeline.catalog.sql import meter_value
+from metering_pipeline.ingest.formats.mapping import Mapping
+from metering_pipeline.validate.rules import Rule, value_column
+
+EPOCH = "toDateTime64(0, 6, 'UTC')"
+
+
+def _inner(mapping: Mapping, lines: str) -> str:
+    columns = ", ".join(f"{expr} AS `{name}`" for name, expr in mapping.columns.items())
+    if mapping.explode:
+        explode, sub = f"LEFT ARRAY JOIN {mapping.explode} AS item, arrayEnumerate({mapping.explode}) AS sub", "sub, "
+    else:
+        explode, sub = "", "toUInt32(0) AS sub, "
+    return (f"SELECT row, source_file, line_no, {sub}if(sub <= 1, length(raw), 0) AS bytes, {columns} "
+            f"FROM `{lines}` {explode} WHERE landing_source = {{mapped_source:String}} AND {mapping.parse_ok}")
+
+
+def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:
+    """Canonical rows of one source; bytes sit on each line's first event, so they sum per line."""
+    inner = _inner(mapping, lines)
+    if not mapping.attributed:
+        return f"SELECT *, '' AS billing_account_id FROM ({inner})"
+    join, attributed = join_attribution(attribution)
+    keyed = (f"SELECT *, ifNull(attr_kind, '') AS join_kind, ifNull(attr_key, '') AS join_key, "
+             f"ifNull(time, {EPOCH}) AS join_time FROM ({inner})")
+    return (f"SELECT m.*, if({attributed}, a.tenant_id, NULL) AS tenant_id, "
+            f"if({attributed}, a.billing_account_id, NULL) AS billing_account_id FROM ({keyed}) AS m {join}")
+
+
+def stage_mapped(client, area, role: str, sql: str, params: dict) -> str:
+    """Create a staging table shaped like `sql`'s result and fill it."""
+    described = client.query(f"DESCRIBE TABLE ({sql})", parameters=params).result_rows
+    table = area.table(role, ", ".join(f"`{name}` {kind}" for name, kind, *_ in described))
+    # Unescaped "/" keeps data JSON readable ("httproute/ns/name", "HTTP/2"); both forms are valid JSON.
+    client.command(f"INSERT INTO `{table}` {sql}", parameters=params, settings={"output_format_json_escape_forward_slashes": 0})
+    return table
+
+
+def present_types(client, mapped: str) -> set[str]:
+    return {t for (t,) in client.query(f"SELECT DISTINCT type FROM `{mapped}` WHERE type IS NOT NULL").result_rows}
+
+
+def frame_sql(catalog: Catalog, mapped: str, rules: list[Rule], types: set[str]) -> tuple[str, dict]:
+    """The batch GX validates: the columns `rules` check, and a checked value column per non-count meter of `types`."""
+    values, params = [], {}
+    for index, meter in enumerate(catalog.meters):
+        if meter.aggregation == "count" or meter.event_type not in types:
+            continue
+        expr, p = meter_value(meter, "data", f"m{index}")
+        params.update(p)
+        params[f"t{index}"] = meter.event_type
+        checked = f"if(isNull({expr}), NULL, 0)" if meter.aggregation == "unique_count" else f"toFloat64({expr})"
+        values.append(f"if(type = {{t{index}:String}}, {checked}, 0) AS `{value_column(index)}`")
+    generated = {value_column(index) for index in range(len(catalog.meters))}
+    checked_columns = sorted({rule.column for rule in rules} - generated - {"row"})
+    select = ["row"] + [f"`{name}`" for name in checked_columns] + values
+    return f"SELECT {', '.join(select)} FROM `{mapped}`", params

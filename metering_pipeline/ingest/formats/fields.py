@@ -1,0 +1,71 @@
+"""A source's catalog field roles as SQL over `raw`, so which JSON key plays which role is config.
+
+Each role becomes an `f_<role>` text column (the first present of its JSONPaths); JSON keys,
+type names and template pieces are bound as parameters under the source's prefix, so
+several sources can share one query's parameter space without clashing.
+"""
+
+from dataclasses import dataclass, field
+
+from metering_pipeline.catalog import Source
+from metering_pipeline.catalog.formats import FORMAT_SPECS
+from metering_pipeline.catalog.sql import json_text
+
+NULL_TEXT = "CAST(NULL AS Nullable(String))"
+
+
+@dataclass
+class Fields:
+    """SQL for one source's field roles; `params` collects the values bound along the way."""
+
+    source: Source
+    prefix: str
+    unset: tuple[str, ...] = ()  # string values that mean "unset", like Envoy's "-"
+    params: dict = field(default_factory=dict)
+
+    def bind(self, name: str, value) -> str:
+        self.params[f"{self.prefix}_{name}"] = value
+        return f"{{{self.prefix}_{name}:String}}"
+
+    def _path(self, role: str, index: int, keys: tuple[str, ...]) -> str:
+        return ", ".join(self.bind(f"{role}_{index}_{k}", key) for k, key in enumerate(keys))
+
+    def text(self, role: str) -> str:
+        """String content or number literal of the first present path; NULL when absent, null or unset."""
+        exprs = []
+        for index, keys in enumerate(self.source.fields.get(role, ())):
+            expr, params = json_text("raw", keys, f"{self.prefix}_{role}_{index}")
+            self.params.update(params)
+            for value in self.unset:
+                expr = f"nullIf({expr}, '{value}')"
+            exprs.append(expr)
+        return f"coalesce({', '.join(exprs)})" if len(exprs) > 1 else (exprs[0] if exprs else NULL_TEXT)
+
+    def kind(self, role: str) -> str:
+        """JSON type of the first present path ('Object', 'String', ...); NULL when absent or null."""
+        kinds = [f"nullIf(toString(JSONType(raw, {self._path(role, i, keys)})), 'Null')"
+                 for i, keys in enumerate(self.source.fields.get(role, ()))]
+        return f"coalesce({', '.join(kinds)})" if len(kinds) > 1 else (kinds[0] if kinds else NULL_TEXT)
+
+    def path_args(self, role: str) -> str:
+        """The role's first path as function arguments, for JSONExtract* calls."""
+        return self._path(role, 0, self.source.fields[role][0])
+
+    def role_columns(self) -> dict[str, str]:
+        return {f"f_{role}": self.text(role) for role in FORMAT_SPECS[self.source.format].roles}
+
+    def event_type(self, raw_type: str) -> str:
+        """The catalog's event_types applied to `raw_type`: exact matches, then `*`, else the type read."""
+        def render(parts: tuple[str, ...], n: int) -> str:
+            pieces = [self.bind(f"t{n}_{i}", part) if i % 2 == 0 else
+                      (f"ifNull({raw_type}, '')" if part == "type" else f"ifNull(f_{part}, '')")
+                      for i, part in enumerate(parts)]
+            return f"concat({', '.join(pieces)}, '')"
+        branches, fallback = [], raw_type
+        for n, (raw, parts) in enumerate(self.source.event_types.items()):
+            if raw == "*":
+                fallback = render(parts, n)
+            else:
+                branches.append(f"{raw_type} = {self.bind(f'k{n}', raw)}, {render(parts, n)}")
+        chosen = f"multiIf({', '.join(branches + [fallback])})" if branches else fallback
+        return f"if({raw_type} IS NULL, NULL, {chosen})"
