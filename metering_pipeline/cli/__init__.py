@@ -1,0 +1,57 @@
+"""The `metering-pipeline` command (console script). Subcommand `usage` reads usage_hourly (and events
+for unique counts) on the embedded engine or a server, as configured by METERING_CLICKHOUSE_URL."""
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from metering_pipeline.catalog import CatalogError
+from metering_pipeline.cli.query import GroupByError, parse_group_by
+from metering_pipeline.cli.render import render
+from metering_pipeline.cli.usage import default_window, parse_moment, usage_rows
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metering-pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+    usage = commands.add_parser("usage", help="usage per tenant and meter, broken down as asked")
+    usage.add_argument("--tenant", help="one tenant id (default: all tenants, grouped by tenant)")
+    usage.add_argument("--since", help="UTC start, inclusive (default: the 1st of this month)")
+    usage.add_argument("--until", help="UTC end, exclusive (default: the end of the current hour)")
+    usage.add_argument("--group-by", action="append", default=[],
+                       help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; "
+                            "repeatable or comma-separated")
+    usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    return parser
+
+
+def run_usage(args, clickhouse, catalog) -> str:
+    since, until = default_window(datetime.now(UTC))
+    since = parse_moment(args.since) if args.since else since
+    until = parse_moment(args.until) if args.until else until
+    if until <= since:
+        raise ValueError("--until must be after --since")
+    grouping = parse_group_by(args.group_by, catalog, bool(args.tenant))
+    with clickhouse.get_client(purpose="metering-pipeline usage") as client:
+        rows = usage_rows(client, catalog, grouping, args.tenant, since, until)
+    return render([*grouping.names, "unit", "value", "events"], rows, args.format)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from metering_pipeline.catalog import load_catalog
+    from metering_pipeline.resources import ClickHouseResource
+    from metering_pipeline.settings import resolved
+
+    args = _parser().parse_args(argv)
+    clickhouse = ClickHouseResource(url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"),
+                                    lock_timeout_seconds=60)
+    try:
+        print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
+    except (ValueError, GroupByError, CatalogError) as exc:
+        print(f"metering-pipeline: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
