@@ -41,6 +41,16 @@ def usage_table() -> list[tuple]:
         ).result_rows
 
 
+def export_keys() -> list[str]:
+    from metering_pipeline.export import exported_keys
+    from metering_pipeline.resources import ClickHouseResource
+    from metering_pipeline.resources.export_store import ExportStore
+
+    clickhouse = ClickHouseResource(url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"))
+    keys = [partition_key_for(FIRST_HOUR + timedelta(hours=h)) for h in range(HOURS)]
+    return exported_keys(clickhouse, keys, ExportStore(url=resolved("METERING_EXPORT_URL")))
+
+
 def main() -> None:
     landing = resolved("METERING_LANDING_URL")
     if landing.startswith("s3://"):
@@ -55,6 +65,10 @@ def main() -> None:
     print(f"{'tenant':<16} {'meter':<28} {'quantity':>22} {'unit':<10} {'events':>7}")
     for tenant, meter, unit, quantity, events in usage_table():
         print(f"{tenant:<16} {meter:<28} {quantity:>22} {unit:<10} {events:>7}")
+    keys = export_keys()
+    print(f"\nBilling export: {len(keys)} objects (data, then manifests):")
+    for key in keys:
+        print(f"  {key}")
 
 
 if __name__ == "__main__":
