@@ -26,6 +26,7 @@ from metering_pipeline.ingest.formats.canonical import frame_sql, mapped_sql, pr
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
 from metering_pipeline.resources.landing import LandingZone
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
+from metering_pipeline.validate.prescreen import check_guard, suspects_sql
 from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
@@ -96,8 +97,12 @@ def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: 
         types = present_types(client, mapped)
         rules = rules_for(mapping.rules, catalog, window, mapping.attributed, types)
         sql, frame_params = frame_sql(catalog, mapped, rules, types)
-        found, outcomes = validate_frame(client.query_arrow(sql, parameters=frame_params).to_pandas(), rules)
-        report.rules.extend(outcomes)
+        sql, screen_params = suspects_sql(sql, rules)
+        frame = client.query_arrow(sql, parameters={**frame_params, **screen_params}).to_pandas()
+        found, outcomes = validate_frame(frame, rules)
+        check_guard(frame, found)
+        rows = client.command(f"SELECT count() FROM `{mapped}`")
+        report.rules.extend(RuleOutcome(o.rule, rows, o.failed) for o in outcomes)
         if len(found):
             client.insert_arrow(verdicts, pa.Table.from_pandas(found, preserve_index=False))
         done.append((source, mapping, mapped))

@@ -26,7 +26,10 @@ REASONS = (
     "unattributed",
 )
 FILE_REASONS = ("corrupt_file", "decompression_limit", "unreadable_file")
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+RFC3339 = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)"
+    r"(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 MAX_ID_LENGTH = 1024
 _SLUG = re.compile(r"[^a-z0-9]+")
 
