@@ -30,6 +30,14 @@ demo: prepare $(DAGSTER_HOME)/dagster.yaml
 test: prepare
 	$(PY) -m pytest
 
+# Benchmarks (not part of make test): writes benchmarks/RESULTS.md. `make bench ARGS=--quick` for a smoke run.
+bench: prepare
+	$(PY) -m benchmarks.run $(ARGS)
+
+# Longer hardening run: crash-anywhere reruns, fault rates, 1M fuzzed lines; prints the figures.
+soak: prepare
+	$(PY) -m soak.run $(ARGS)
+
 dev: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 

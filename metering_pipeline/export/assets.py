@@ -1,12 +1,14 @@
 """billing_export: each hour's usage as NDJSON objects for downstream billing, with corrections as new revisions."""
 
+from dataclasses import dataclass
+
 import dagster as dg
 
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.export.checks import LEDGER_MATCHES_USAGE, OBJECTS_MATCH_MANIFESTS, OBJECTS_WITHIN_LIMITS, check_hour
 from metering_pipeline.export.hour import HourExport, export_hour, window_of
 from metering_pipeline.export.ledger import ensure_ledger
-from metering_pipeline.partitions import hourly_partitions
+from metering_pipeline.partitions import hourly_partitions, run_partition_keys
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.warehouse.tables import USAGE_HOURLY, ensure_tables
@@ -36,17 +38,18 @@ def billing_export(context: dg.AssetExecutionContext, clickhouse: ClickHouseReso
                    export_store: ExportStore):
     loaded = catalog.load()
     store = export_store.open()
-    reports: list[HourExport] = []
+    reports: list[HourSummary] = []
     problems: dict[str, list[str]] = {name: [] for name in CHECKS}
+    keys = run_partition_keys(context)
     with clickhouse.get_client(purpose=f"export run {context.run.run_id}") as client:
         enforce_published(client, loaded)
         ensure_tables(client, USAGE_HOURLY)
         ensure_ledger(client)
-        for key in context.partition_keys:
+        for key in keys:
             report = export_hour(client, store, loaded, key, export_store.limits)
             context.log.info("%s: revision %s, %d objects, %d records, %d manifests written, %d strays removed",
                              key, report.revision, len(report.objects), report.records, len(report.manifests), len(report.swept))
-            reports.append(report)
+            reports.append(HourSummary.of(report))  # not the report: its objects hold every body written
             for name, found in check_hour(client, store, window_of(key), export_store.limits).items():
                 problems[name] += found
     yield dg.MaterializeResult(metadata=export_metadata(reports, store))
@@ -55,17 +58,37 @@ def billing_export(context: dg.AssetExecutionContext, clickhouse: ClickHouseReso
                                   metadata={"problems": len(found), "first_problems": dg.MetadataValue.json(found[:50])})
 
 
-def export_metadata(reports: list[HourExport], store) -> dict:
-    written = [store.location(key) for r in reports for key in r.keys_written]
+@dataclass(frozen=True)
+class HourSummary:
+    """What the metadata needs from an hour's export, without the object bodies (a month backfill holds 720)."""
+
+    partition_key: str
+    revision: int | None
+    latest_revision: int
+    objects: int
+    records: int
+    bytes: int
+    manifests: int
+    swept: int
+    keys_written: tuple[str, ...]
+
+    @classmethod
+    def of(cls, report: HourExport) -> "HourSummary":
+        return cls(report.partition_key, report.revision, report.latest_revision, len(report.objects), report.records,
+                   report.bytes, len(report.manifests), len(report.swept), tuple(report.keys_written))
+
+
+def export_metadata(reports: list[HourSummary], store) -> dict:
+    written = [store.location(key) for r in reports for key in r.keys_written[:MAX_KEYS_IN_METADATA]]
     return {
         "partitions": len(reports),
-        "objects": sum(len(r.objects) for r in reports),
+        "objects": sum(r.objects for r in reports),
         "records": sum(r.records for r in reports),
         "bytes": sum(r.bytes for r in reports),
         "revision": max((r.latest_revision for r in reports), default=-1),
         "new_revisions": dg.MetadataValue.json({r.partition_key: r.revision for r in reports if r.revision is not None}),
-        "manifests": sum(len(r.manifests) for r in reports),
-        "strays_removed": sum(len(r.swept) for r in reports),
+        "manifests": sum(r.manifests for r in reports),
+        "strays_removed": sum(r.swept for r in reports),
         "retries": store.retries,
         "keys_written": dg.MetadataValue.json(written[:MAX_KEYS_IN_METADATA]),
     }
