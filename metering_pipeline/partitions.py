@@ -18,7 +18,22 @@ def hour_start(partition_key: str) -> datetime:
         raise ValueError(f"not an hourly partition key (YYYY-MM-DD-HH:00): {partition_key!r}") from exc
     if start.minute:
         raise ValueError(f"hourly partition keys start on the hour: {partition_key!r}")
+    if start.strftime(PARTITION_FORMAT) != partition_key:  # strptime also takes `2026-11-22-9:00`, ` 2026-...`
+        raise ValueError(f"not an hourly partition key (YYYY-MM-DD-HH:00): {partition_key!r}")
     return start.replace(tzinfo=timezone.utc)
+
+
+def run_partition_keys(context) -> list[str]:
+    """The hours a run covers, after checking that the key (or range) it was launched with is a canonical hour key.
+
+    Dagster's hourly partitions parse keys leniently: `--partition 2026-11-22-10:30` is
+    accepted and becomes the hour 11:00. A billing run must never process an hour other
+    than the one it was asked for, so such a run fails before touching anything.
+    """
+    requested = context.partition_key_range
+    for key in dict.fromkeys((requested.start, requested.end)):
+        hour_start(key)
+    return context.partition_keys
 
 
 def hour_window(partition_key: str) -> tuple[datetime, datetime]:

@@ -11,7 +11,7 @@ from metering_pipeline.alerts.resources import QuotasResource
 from metering_pipeline.alerts.run import evaluate_hours
 from metering_pipeline.alerts.store import pending, record_attempts
 from metering_pipeline.alerts.webhook import AlertWebhook
-from metering_pipeline.partitions import hour_start, hourly_partitions
+from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
 from metering_pipeline.resources import (
     CLICKHOUSE_POOL,
     CatalogResource,
@@ -36,7 +36,7 @@ DELIVERED = "alerts_delivered"
 )
 def usage_alerts(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource,
                  quotas: QuotasResource, alert_webhook: AlertWebhook):
-    hours = [hour_start(key).replace(tzinfo=None) for key in context.partition_keys]
+    hours = [hour_start(key).replace(tzinfo=None) for key in run_partition_keys(context)]
     status = "pending" if alert_webhook.configured else "stored"
     with clickhouse.get_client(purpose=f"usage alerts run {context.run.run_id}") as client:
         report = evaluate_hours(client, catalog.load(), quotas.load(), hours, status)

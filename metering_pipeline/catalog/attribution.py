@@ -73,7 +73,7 @@ def parse_attribution(raw) -> Attribution:
     if not isinstance(raw, dict) or set(raw) - {"entries", "table"}:
         raise CatalogError("attribution must be a mapping with 'entries' and/or 'table'")
     table = raw.get("table")
-    if table is not None and (not isinstance(table, str) or not TABLE_NAME.match(table)):
+    if table is not None and (not isinstance(table, str) or not TABLE_NAME.fullmatch(table)):
         raise CatalogError(f"attribution table must be a plain identifier: {table!r}")
     entries = tuple(_entry(item, i) for i, item in enumerate(raw.get("entries") or []))
     if clashing := overlaps(entries):

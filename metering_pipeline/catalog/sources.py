@@ -51,7 +51,7 @@ def _paths(value, where: str) -> tuple[tuple[str, ...], ...]:
 
 def parse_source(entry: dict) -> Source:
     name = entry.get("name")
-    if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+    if not isinstance(name, str) or not _SOURCE_NAME.fullmatch(name):
         raise CatalogError(f"source name must match {_SOURCE_NAME.pattern}: {name!r}")
     spec = FORMAT_SPECS.get(entry.get("format"))
     if spec is None:

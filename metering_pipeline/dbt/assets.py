@@ -24,7 +24,7 @@ from metering_pipeline.dbt.resources import (
     patched_environ,
 )
 from metering_pipeline.dbt.vars import dbt_vars
-from metering_pipeline.partitions import hourly_partitions
+from metering_pipeline.partitions import hourly_partitions, run_partition_keys
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource
 
 DBT_GROUP = "analytics"
@@ -81,6 +81,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         name="metering_dbt_models",
     )
     def metering_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, catalog: CatalogResource):
+        run_partition_keys(context)  # refuses a non-canonical key before its window is derived from it
         window = context.partition_time_window
         run_vars = dbt_vars(window.start, window.end, catalog.load())
         context.log.info(f"dbt window [{run_vars['min_hour']}, {run_vars['max_hour']})")

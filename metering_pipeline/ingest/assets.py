@@ -4,7 +4,7 @@ import dagster as dg
 
 from metering_pipeline.ingest.hour import ingest_hour
 from metering_pipeline.ingest.metadata import check_results, check_specs, events_metadata
-from metering_pipeline.partitions import hour_start, hourly_partitions
+from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.warehouse.staging import drop_stale_staging
 
@@ -27,10 +27,11 @@ QUARANTINED_LINES = "quarantined_lines"
 def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, landing: LandingZone, catalog: CatalogResource):
     loaded = catalog.load()
     reports = []
+    keys = run_partition_keys(context)
     with clickhouse.get_client(purpose=f"ingest run {context.run.run_id}") as client:
         if dropped := drop_stale_staging(client):
             context.log.warning("dropped %d staging tables left by killed runs", dropped)
-        for key in context.partition_keys:
+        for key in keys:
             report = ingest_hour(client, landing, loaded, hour_start(key))
             context.log.info(
                 "%s: %d lines, %d accepted, %d duplicates, %d quarantined",

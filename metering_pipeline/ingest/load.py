@@ -8,7 +8,7 @@ the lines, which is where bulk byte work is cheapest. Each line gets a `row` key
 from dataclasses import dataclass, field
 
 from metering_pipeline.ingest.reader import Chunk, FileFault, Oversized, iter_file
-from metering_pipeline.resources.landing import LandingFile, LandingZone
+from metering_pipeline.resources.landing import FileVanished, LandingFile, LandingZone, describe_open_error
 
 LINES_COLUMNS = "row UInt64, landing_source LowCardinality(String), source_file String, line_no UInt32, raw String"
 
@@ -48,7 +48,12 @@ def load_files(client, landing: LandingZone, sources: list[tuple[str, LandingFil
     for file_index, (landing_source, landed) in enumerate(sorted(sources, key=lambda pair: pair[1].name)):
         report.files.append(landed)
         report.stored_bytes += landed.size
-        with landing.open(landed) as stream:
+        try:
+            stream = landing.open(landed)
+        except (OSError, FileVanished) as exc:  # gone or unreadable since it was listed: the whole file is the fault
+            report.early.append(EarlyVerdict(landing_source, landed.name, 1, "unreadable_file", describe_open_error(exc)))
+            continue
+        with stream:
             for item in iter_file(stream, landed.compressed, **limits):
                 if isinstance(item, Chunk):
                     _load_chunk(client, lines, chunk, file_index, landing_source, landed.name, item)

@@ -2,9 +2,10 @@
 
 `chdb:///abs/dir` opens an in-process engine (chDB) guarded by the directory lock and
 held only while a step works; `http(s)://user:pass@host:port` talks to a server, with a
-small retry policy on connect. Credentials never reach logs or error messages.
+small retry policy on connect (`_connect_server`). Credentials never reach logs or error messages.
 """
 
+import math
 import re
 import time
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import clickhouse_connect
 import dagster as dg
 from clickhouse_connect.driver.exceptions import OperationalError
 from pydantic import Field
+from urllib3.util import Timeout
 
 from metering_pipeline.resources.engine_lock import engine_lock
 
@@ -47,7 +49,12 @@ class ClickHouseResource(dg.ConfigurableResource):
     url: str = Field(description="chdb:///abs/dir or http(s)://user:pass@host:port")
     database: str = Field(default="metering", description="Database holding the pipeline's tables")
     lock_timeout_seconds: float = Field(default=600.0, description="Wait for an embedded directory held elsewhere")
-    connect_timeout_seconds: float = Field(default=10.0)
+    connect_timeout_seconds: float = Field(
+        default=10.0, description="Server only: TCP connect, and the answer to the connect handshake (a server that "
+                                  "accepts but never answers fails the attempt after this long)")
+    connect_attempts: int = Field(default=CONNECT_ATTEMPTS, gt=0, description="Server only: connect attempts before failing")
+    connect_backoff_seconds: float = Field(default=1.0, ge=0, description="Server only: wait after the first failed attempt; doubles")
+    query_timeout_seconds: float = Field(default=300.0, gt=0, description="Server only: read timeout of every statement")
 
     @property
     def is_embedded(self) -> bool:
@@ -55,7 +62,7 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_client(self, purpose: str = "metering-pipeline"):
-        if not _IDENTIFIER.match(self.database):
+        if not _IDENTIFIER.fullmatch(self.database):
             raise ValueError(f"METERING_DATABASE must be a plain identifier, got {self.database!r}")
         path = embedded_path(self.url)
         if path is None:
@@ -75,14 +82,23 @@ class ClickHouseResource(dg.ConfigurableResource):
             client.close()
 
     def _connect_server(self):
-        delay = 1.0
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        """Connect with `connect_attempts` tries, waiting 1 s, 2 s, 4 s... (connect_backoff_seconds, doubling) between them.
+
+        The handshake (clickhouse-connect's first query) gets connect_timeout_seconds to answer,
+        not the 300 s statements get: a server that accepts connections but never answers
+        fails each attempt in seconds instead of holding the step for attempts x 5 minutes.
+        """
+        handshake = max(1, math.ceil(self.connect_timeout_seconds))  # clickhouse-connect takes whole seconds
+        delay = self.connect_backoff_seconds
+        for attempt in range(1, self.connect_attempts + 1):
             try:
-                return clickhouse_connect.get_client(
-                    dsn=self.url, connect_timeout=self.connect_timeout_seconds, autogenerate_session_id=False
+                client = clickhouse_connect.get_client(
+                    dsn=self.url, connect_timeout=handshake, send_receive_timeout=handshake, autogenerate_session_id=False,
                 )
+                client.timeout = Timeout(connect=self.connect_timeout_seconds, read=self.query_timeout_seconds)
+                return client
             except OperationalError as exc:
-                if attempt == CONNECT_ATTEMPTS:
+                if attempt == self.connect_attempts:
                     raise ClickHouseUnavailable(
                         f"ClickHouse at {redact(self.url, self.url)} unreachable after {attempt} attempts: "
                         f"{redact(str(exc), self.url)}"

@@ -6,11 +6,22 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
 from metering_pipeline.resources.s3 import s3_client, split_s3_url
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
+
+
+class FileVanished(Exception):
+    """A listed landing object was gone when the hour came to read it."""
+
+
+def describe_open_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,18 @@ class LandingZone(dg.ConfigurableResource):
         return found
 
     def open(self, landed: LandingFile):
-        """A binary stream of the file's stored (possibly compressed) bytes."""
+        """A binary stream of the file's stored (possibly compressed) bytes.
+
+        Raises OSError (locally) or FileVanished (an S3 object deleted since it was listed) when
+        the file cannot be opened; other S3 errors (after botocore's retries) propagate.
+        """
         if not self.on_s3:
             return open(Path(self.url) / landed.name, "rb")
         bucket, root = split_s3_url(self.url)
         key = f"{root}/{landed.name}" if root else landed.name
-        return self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileVanished(f"s3://{bucket}/{key} no longer exists") from None
+            raise

@@ -4,7 +4,7 @@ import dagster as dg
 
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.assets import ACCEPTED_EVENTS
-from metering_pipeline.partitions import hour_start, hourly_partitions
+from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
 from metering_pipeline.usage.hour import build_usage_hour
 from metering_pipeline.usage.integrity import count_mismatches
@@ -26,9 +26,10 @@ USAGE_HOURLY = "usage_hourly"
 def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource):
     loaded = catalog.load()
     reports, mismatches = [], []
+    keys = run_partition_keys(context)
     with clickhouse.get_client(purpose=f"usage run {context.run.run_id}") as client:
         enforce_published(client, loaded)
-        for key in context.partition_keys:
+        for key in keys:
             hour = hour_start(key)
             reports.append(build_usage_hour(client, loaded, hour))
             mismatches += [(key, *m) for m in count_mismatches(client, loaded, hour)]

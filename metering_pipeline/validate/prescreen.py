@@ -66,10 +66,16 @@ def suspects_sql(frame_sql: str, rules: list[Rule]) -> tuple[str, dict]:
 
 
 def check_guard(frame, verdicts) -> None:
-    """Fail the hour if GX rejected any guard-sample row (one the SQL mirror had passed)."""
+    """Fail the hour if GX rejected any guard-sample row (one the SQL mirror had passed).
+
+    Verdicts are per line (`row`) while a multi-event line (billing-client amounts) has one
+    frame row per event: a line counts as passed by the mirror only if none of its events
+    was flagged, otherwise GX rejecting it is the pre-screen working, not drift.
+    """
     if frame.empty or verdicts.empty:
         return
-    guarded = set(frame.loc[frame[GUARD_COLUMN].astype(bool), "row"].tolist())
+    passed = frame[GUARD_COLUMN].astype(bool).groupby(frame["row"]).all()
+    guarded = set(passed.index[passed].tolist())
     drifted = guarded & set(verdicts["row"].tolist())
     if drifted:
         raise PrescreenDrift(f"GX rejected {len(drifted)} rows the SQL pre-screen passed, e.g. row {min(drifted)}")
