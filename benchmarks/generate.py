@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from metering_pipeline.validate.rules import REASONS as PIPELINE_REASONS
+
 GENERATOR_VERSION = 1
 LANDING_SOURCE = "events"
 BENCH_HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
@@ -49,16 +51,9 @@ EDGE_SOURCES = tuple(f"edge-proxy-{k:02d}" for k in range(8))
 API_SOURCES = tuple(f"api-node-{k:02d}" for k in range(4))
 USERS_PER_TENANT = 200
 
-LINE_REASONS = (
-    "malformed_json",
-    "missing_field",
-    "invalid_field",
-    "invalid_time",
-    "wrong_partition",
-    "unknown_event_type",
-    "invalid_value",
-)
-REASONS = ("oversized",) + LINE_REASONS
+# The pipeline's own reasons; CloudEvents lines carry no attribution key, so never `unattributed`.
+REASONS = tuple(r for r in PIPELINE_REASONS if r != "unattributed")
+LINE_REASONS = tuple(r for r in REASONS if r != "oversized")
 
 _TEMPLATES = {
     0: '{{"specversion":"1.0","id":"{id}","source":"{source}","type":"gateway.request","subject":"{tenant}",'

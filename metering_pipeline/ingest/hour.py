@@ -24,7 +24,7 @@ from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame_sql, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
-from metering_pipeline.resources.landing import LandingZone
+from metering_pipeline.resources.landing import LandingZone, landing_digest
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
 from metering_pipeline.validate.rules import rules_for
@@ -49,7 +49,7 @@ class HourReport:
     tenants: int = 0
     seconds: float = 0.0
     rules: list[RuleOutcome] = field(default_factory=list)
-    fingerprint: list[tuple[str, int, str]] = field(default_factory=list)
+    fingerprint: str = ""  # landing_digest of the hour's file set
 
     @property
     def quarantined_total(self) -> int:
@@ -125,7 +125,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         landed = [(s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)]
         loaded = load_files(client, landing, landed, lines, chunk, **limits)
         report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
-        report.fingerprint = sorted((f.name, f.size, f.version) for f in loaded.files)
+        report.fingerprint = landing_digest(loaded.files)
         per_source = dict(client.query(f"SELECT landing_source, count() FROM `{lines}` GROUP BY landing_source").result_rows)
         report.lines_read = sum(per_source.values()) + len(loaded.early)
         present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]

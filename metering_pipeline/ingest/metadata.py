@@ -1,7 +1,5 @@
 """What an ingest run reports: numeric metadata the UI can plot, and the asset check results."""
 
-import hashlib
-import json
 from collections import Counter
 
 import dagster as dg
@@ -12,11 +10,6 @@ from metering_pipeline.validate.rules import REASONS
 
 GX_REASONS = tuple(r for r in REASONS if r not in ("oversized", "malformed_json"))
 RECONCILIATION = "lines_reconcile"
-
-
-def fingerprint_digest(report: HourReport) -> str:
-    """Digest of the hour's file set (names, sizes, versions); the late-file sensor compares it."""
-    return hashlib.sha256(json.dumps(report.fingerprint).encode()).hexdigest()[:16]
 
 
 def events_metadata(reports: list[HourReport]) -> dict:
@@ -31,7 +24,7 @@ def events_metadata(reports: list[HourReport]) -> dict:
         "bytes_read": sum(r.bytes_read for r in reports),
         "tenants": max((r.tenants for r in reports), default=0),
         "duration_seconds": round(sum(r.seconds for r in reports), 3),
-        "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): fingerprint_digest(r) for r in reports}),
+        "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): r.fingerprint for r in reports}),
     }
     metadata.update({f"quarantined_{reason}": quarantined.get(reason, 0) for reason in REASONS + ("corrupt_file", "decompression_limit", "unreadable_file")})
     return metadata

@@ -1,6 +1,9 @@
 """The landing zone: `<landing>/<source>/YYYY/MM/DD/HH/*.ndjson[.gz]`, on a local disk or S3."""
 
+import hashlib
+import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +38,12 @@ class LandingFile:
     @property
     def compressed(self) -> bool:
         return self.name.endswith(".gz")
+
+
+def landing_digest(files: Iterable[LandingFile]) -> str:
+    """Digest of a file set (names, sizes, versions); order-free. Ingest records it, the late-file sensor compares it."""
+    triples = sorted((f.name, f.size, f.version) for f in files)
+    return hashlib.sha256(json.dumps(triples).encode()).hexdigest()[:16]
 
 
 def hour_prefix(source: str, hour: datetime) -> str:

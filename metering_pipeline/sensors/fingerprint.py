@@ -1,23 +1,14 @@
 """What an hour's landing folders hold now, reduced to the digest ingest records at materialization.
 
-The digest is the same function of the same (name, size, version) triples as
-`metering_pipeline.ingest.metadata.fingerprint_digest`, so a listing made by the sensor
-and one made by ingest agree exactly when no file was added, removed or rewritten.
+Ingest and the sensor call the same `landing_digest`, so their digests agree exactly when
+no file was added, removed or rewritten.
 """
 
-import hashlib
-import json
 from collections.abc import Iterable
 
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.partitions import hour_start
-from metering_pipeline.resources.landing import LandingFile, LandingZone
-
-
-def landing_digest(files: Iterable[LandingFile]) -> str:
-    """Digest of a file set; order-free, and an empty set has a digest too (an hour can start empty)."""
-    triples = sorted((f.name, f.size, f.version) for f in files)
-    return hashlib.sha256(json.dumps(triples).encode()).hexdigest()[:16]
+from metering_pipeline.resources.landing import LandingZone, landing_digest
 
 
 def hour_digest(landing: LandingZone, catalog: Catalog, partition_key: str) -> str:
