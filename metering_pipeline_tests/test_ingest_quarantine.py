@@ -68,3 +68,17 @@ def test_partition_key_is_validated():
         with pytest.raises(ValueError):
             hour_start(bad)
     assert hour_start(KEY).hour == 10
+
+
+def test_first_copy_by_file_and_line_wins(clickhouse, landing, landing_dir, catalog_resource):
+    """A resent event keeps the data of its first copy (earliest file name, then line), never a later one."""
+    def sent(n):
+        return {"service_id": "svc", "bytes_sent": n, "bytes_received": 1}
+    land(landing_dir, "b.ndjson", [line("x", data=sent(3)), line("y", data=sent(4)), line("x", data=sent(5))])
+    land(landing_dir, "a.ndjson", [line("z"), line("y", data=sent(2)), line("y", data=sent(9)), line("x", data=sent(1)), line("solo")])
+    result = run_hour(clickhouse, landing, catalog_resource)
+    kept = query(clickhouse, "SELECT id, source_file, line_no, JSONExtractInt(data, 'bytes_sent') FROM events ORDER BY id")
+    assert kept == [("solo", "events/2026/11/22/10/a.ndjson", 5, 10), ("x", "events/2026/11/22/10/a.ndjson", 4, 1),
+                    ("y", "events/2026/11/22/10/a.ndjson", 2, 2), ("z", "events/2026/11/22/10/a.ndjson", 1, 10)]
+    meta = materialization_metadata(result, "accepted_events")
+    assert (meta["accepted"], meta["duplicates"]) == (4, 4)

@@ -65,12 +65,23 @@ def _not_judged(mapped: str, verdicts: str) -> str:
 
 
 def _accepted_sql(mapped: list[str], verdicts: str, events: str) -> str:
+    """Accepted rows; of each (source, id) the first by (file, line, sub) wins.
+
+    Only the losers are named: keys whose 64-bit hash repeats are candidates (a collision
+    only adds a candidate), and among those the exact (source, id) groups drop all but
+    their first row. The hour is never sorted or grouped whole with its data, so memory
+    stays at a hash per event however large the hour.
+    """
+    keys = " UNION ALL ".join(f"SELECT source, id, row, sub {_not_judged(m, verdicts)}" for m in mapped)
     rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {_not_judged(m, verdicts)}" for m in mapped)
+    repeated = f"SELECT cityHash64(source, id) AS h FROM ({keys}) GROUP BY h HAVING count() > 1"
+    losers = (f"SELECT arrayJoin(arrayPopFront(arraySort(groupArray((row, sub))))) FROM ({keys}) "
+              f"WHERE cityHash64(source, id) IN ({repeated}) GROUP BY source, id")
     return f"""
         INSERT INTO `{events}` (source, id, type, tenant_id, billing_account_id, time, hour, data, bytes, source_file, line_no, loaded_at)
         SELECT source, id, type, tenant_id, billing_account_id, time, {{hour:DateTime('UTC')}}, data, bytes, source_file, line_no,
                {{loaded_at:DateTime('UTC')}}
-        FROM ({rows}) ORDER BY row, sub LIMIT 1 BY source, id
+        FROM ({rows}) WHERE (row, sub) NOT IN ({losers})
     """
 
 
