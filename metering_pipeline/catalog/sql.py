@@ -4,14 +4,14 @@ from metering_pipeline.catalog.model import Meter
 
 
 def json_text(column: str, keys: tuple[str, ...], param: str) -> tuple[str, dict[str, str]]:
-    """The value at `keys` as text: a string's content, a number's literal, NULL when absent or null."""
+    """The value at `keys` as text: a string's content, any other value's JSON text, NULL when absent or null.
+
+    One parse: JSONExtract into Nullable(String) unquotes a string and re-serializes
+    anything else (as JSONExtractRaw does), so no JSONType probe is needed.
+    """
     names = [f"{param}_{i}" for i in range(len(keys))]
     path = ", ".join(f"{{{name}:String}}" for name in names)
-    expr = (
-        f"if(JSONType({column}, {path}) = 'String', JSONExtractString({column}, {path}), "
-        f"nullIf(nullIf(JSONExtractRaw({column}, {path}), ''), 'null'))"
-    )
-    return expr, dict(zip(names, keys))
+    return f"JSONExtract({column}, {path}, 'Nullable(String)')", dict(zip(names, keys))
 
 
 def json_decimal(column: str, keys: tuple[str, ...], param: str) -> tuple[str, dict[str, str]]:
