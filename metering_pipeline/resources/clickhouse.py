@@ -21,6 +21,9 @@ from metering_pipeline.resources.engine_lock import engine_lock
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 CONNECT_ATTEMPTS = 4
+# An hour streams through INSERT ... SELECT in blocks of this size instead of the default
+# 256 MiB squash per insert thread: the 5M-event hour's mapping peak drops by about half.
+INSERT_BLOCK_BYTES = 32 << 20
 
 
 class ClickHouseUnavailable(RuntimeError):
@@ -77,6 +80,7 @@ class ClickHouseResource(dg.ConfigurableResource):
         try:
             client.command("CREATE DATABASE IF NOT EXISTS {db:Identifier}", parameters={"db": self.database})
             client.database = self.database
+            client.set_client_setting("min_insert_block_size_bytes", str(INSERT_BLOCK_BYTES))
             yield client
         finally:
             client.close()
