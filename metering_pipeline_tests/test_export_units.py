@@ -1,6 +1,8 @@
 """The export's pure logic, without Dagster, ClickHouse or S3: layout, ids, quantities, deltas, chunks, retries."""
 
 import json
+import os
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from metering_pipeline.export.layout import manifest_key, meter_folder, meter_na
 from metering_pipeline.export.quantity import quantity_text, subtract, total
 from metering_pipeline.export.records import Window, build_records
 from metering_pipeline.export.retry import RetryPolicy, StoreUnavailable, call_with_retries, is_retryable
+from metering_pipeline.resources.export_store import STALE_TEMP_SECONDS, TEMP_PREFIX, LocalObjects
 
 HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
 WINDOW = Window("2026-11-22-10:00", HOUR, HOUR + timedelta(hours=1))
@@ -181,3 +184,17 @@ def test_retries_are_bounded_backed_off_and_counted():
         call_with_retries(failing(client_error("AccessDenied", 403)), policy, "PUT k", sleep=lambda s: None)
     assert len(attempts) == 1
     assert [policy.delay(n, rand=lambda: 1.0) for n in range(4)] == [1.0, 2.0, 3.0, 3.0]
+
+
+def test_local_writes_sweep_temp_files_a_killed_write_left(tmp_path):
+    objects = LocalObjects(str(tmp_path))
+    objects.put("m/a.ndjson", b"{}\n", "application/x-ndjson")
+    stale, fresh = tmp_path / "m" / f"{TEMP_PREFIX}killed", tmp_path / "m" / f"{TEMP_PREFIX}writing"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    assert objects.keys("m/") == {"m/a.ndjson": 3}  # temp files are never listed
+    objects.put("m/b.ndjson", b"{}\n", "application/x-ndjson")
+    assert not stale.exists() and fresh.exists()
+    assert (tmp_path / "m" / "b.ndjson").read_bytes() == b"{}\n"

@@ -5,13 +5,15 @@ SHA-256 checksum the service verifies; each call is retried by our own bounded l
 (metering_pipeline.export.retry: backoff with full jitter, botocore's own retries off so
 attempts are not multiplied) and every retry is counted for run metadata. Locally a write
 goes to a temp file in the target folder, is fsynced, then renamed over the key: readers
-see the old object or the new one, never a partial file.
+see the old object or the new one, never a partial file; a temp file a killed write left
+behind is swept by the next write into its folder once it is an hour old.
 """
 
 import base64
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +25,7 @@ from metering_pipeline.export.retry import RetryPolicy, call_with_retries
 from metering_pipeline.resources.s3 import s3_client, split_s3_url
 
 TEMP_PREFIX = ".tmp-"
+STALE_TEMP_SECONDS = 3600  # far longer than any write; younger temp files may be a concurrent writer's
 
 
 class S3Objects:
@@ -104,6 +107,7 @@ class LocalObjects:
     def put(self, key: str, body: bytes, content_type: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale_temps(path.parent)
         handle, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
@@ -134,6 +138,16 @@ class LocalObjects:
     def folders(self, prefix: str = "") -> list[str]:
         folder = self.root / prefix
         return sorted(entry.name for entry in folder.iterdir() if entry.is_dir()) if folder.is_dir() else []
+
+
+def _sweep_stale_temps(folder: Path) -> None:
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for temp in folder.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+        except FileNotFoundError:  # another writer renamed or swept it first
+            pass
 
 
 class ExportStore(dg.ConfigurableResource):
