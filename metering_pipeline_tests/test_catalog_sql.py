@@ -26,13 +26,17 @@ def test_json_text_reads_top_level_and_nested_paths(clickhouse, value, expected)
     assert row == (expected, expected, None)
 
 
-def test_json_decimal_is_exact_for_strings_and_short_numbers(clickhouse):
-    doc = json.dumps({"s": "0.1", "n": 0.1, "big": "12345678901234567890.123456789", "bad": "lots", "obj": {}})
+def test_json_decimal_is_exact_or_null_never_rounded(clickhouse):
+    """Digits below 1e-9 would be truncated by Decimal(38, 9): such a value is NULL (quarantined), not rounded."""
+    doc = json.dumps({"s": "0.1", "n": 0.1, "big": "12345678901234567890.123456789", "bad": "lots", "obj": {},
+                      "fine": "0.1234567891", "zeros": "0.10000000000", "tiny": 1e-10, "exp": "1.5e3"})
+    keys = ("s", "n", "big", "bad", "obj", "fine", "zeros", "tiny", "exp")
     exprs, params = [], {"doc": doc}
-    for index, key in enumerate(("s", "n", "big", "bad", "obj")):
+    for index, key in enumerate(keys):
         expr, p = json_decimal("{doc:String}", (key,), f"k{index}")
         exprs.append(expr)
         params.update(p)
     with clickhouse.get_client() as client:
         row = client.query(f"SELECT {', '.join(exprs)}", parameters=params).result_rows[0]
-    assert row == (Decimal("0.1"), Decimal("0.1"), Decimal("12345678901234567890.123456789"), None, None)
+    assert row == (Decimal("0.1"), Decimal("0.1"), Decimal("12345678901234567890.123456789"), None, None,
+                   None, Decimal("0.1"), None, Decimal("1500"))

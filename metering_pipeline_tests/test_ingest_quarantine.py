@@ -17,6 +17,7 @@ BAD = {
         line("v3", data={"service_id": "s", "bytes_received": 1}),
         line("v4", data={"service_id": "s", "bytes_sent": 12345, "bytes_received": 1}).replace("12345", "1e300"),
         line("v5", type="api.call", data={"endpoint": "/x"}),
+        line("v6", data={"service_id": "s", "bytes_sent": "0.0000000001", "bytes_received": 1}),  # finer than Decimal(38, 9)
     ],
 }
 
