@@ -4,6 +4,8 @@ import gzip
 import io
 import zlib
 
+import numpy as np
+
 from metering_pipeline.ingest.reader import Chunk, FileFault, Oversized, iter_file
 
 
@@ -13,6 +15,7 @@ def collect(data: bytes, compressed=False, **limits):
     for item in items:
         if isinstance(item, Chunk):
             assert item.data.count(b"\n") == item.line_count
+            assert np.array_equal(item.ends, [i for i, byte in enumerate(item.data) if byte == 10])  # the loader's offsets
             numbered = item.data.split(b"\n")[:-1]
             lines += [(item.first_line_no + i, text) for i, text in enumerate(numbered)]
     return lines, [i for i in items if not isinstance(i, Chunk)]
@@ -30,6 +33,31 @@ def test_oversized_line_spanning_reads_is_skipped_without_holding_it():
     lines, other = collect(data, max_line=1 << 20)
     assert lines == [(1, b"first"), (2, b""), (3, b"last")]
     assert other[0].line_no == 2 and other[0].size == 20 << 20 and len(other[0].head) == 64 << 10
+
+
+class SmallReads(io.BytesIO):
+    def __init__(self, data: bytes, size: int):
+        super().__init__(data)
+        self.size = size
+
+    def read(self, n=-1):
+        return super().read(self.size)
+
+
+def test_line_ends_stay_true_around_cut_lines_across_reads_and_chunks():
+    """Several oversized lines in one read, lines across reads, a last line without \n: ends match the bytes."""
+    lines = [b"a", b"x" * 30, b"bb", b"", b"y" * 11, b"ccc\r", b"z" * 25, b"d", b"e"]
+    data = b"\n".join(lines)  # no final newline
+    for read_size in (1, 7, 64, 1000):
+        for chunk_bytes in (1, 10, 1 << 20):
+            items = list(iter_file(SmallReads(data, read_size), False, chunk_bytes=chunk_bytes, max_line=10))
+            chunks = [i for i in items if isinstance(i, Chunk)]
+            joined = b"".join(c.data for c in chunks)
+            assert joined == b"a\n\nbb\n\n\nccc\r\n\nd\ne\n"
+            offsets = np.concatenate([c.ends + sum(len(p.data) for p in chunks[:k]) for k, c in enumerate(chunks)])
+            assert offsets.tolist() == [i for i, byte in enumerate(joined) if byte == 10]
+            assert [c.first_line_no for c in chunks] == np.cumsum([1] + [c.line_count for c in chunks[:-1]]).tolist()
+            assert sorted((o.line_no, o.size) for o in items if isinstance(o, Oversized)) == [(2, 30), (5, 11), (7, 25)]
 
 
 def test_multi_member_gzip():

@@ -130,11 +130,10 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
     params = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
     with staging(client) as area:
         lines = area.table("lines", LINES_COLUMNS)
-        chunk = area.table("chunk", "blob String")
         verdicts = area.table("verdicts", "row UInt64, reason LowCardinality(String), detail String")
         events, quarantine = area.like(EVENTS), area.like(QUARANTINE)
         landed = [(s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)]
-        loaded = load_files(client, landing, landed, lines, chunk, **limits)
+        loaded = load_files(client, landing, landed, lines, **limits)
         report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
         report.fingerprint = landing_digest(loaded.files)
         per_source = dict(client.query(f"SELECT landing_source, count() FROM `{lines}` GROUP BY landing_source").result_rows)

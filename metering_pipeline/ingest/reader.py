@@ -1,7 +1,8 @@
 """Stream a landed file into bounded chunks of whole lines, without ever holding a whole file.
 
-Pure Python over bytes and numpy, no Dagster and no ClickHouse: the chunks go to the
-warehouse, which splits and numbers the lines. Two things never reach it: an oversized
+Pure Python over bytes and numpy, no Dagster and no ClickHouse: each chunk carries the
+offsets of its line ends, found once here with numpy, so the loader can hand the lines to
+the warehouse without scanning the bytes again. Two things never reach it: an oversized
 line (its head is kept for quarantine and it becomes a blank line, so line numbers stay
 true), and the rest of a file that cannot be fully decoded (corrupt or truncated gzip, a
 decompression bomb past the limit, an unreadable file): the lines decoded before the
@@ -9,7 +10,7 @@ fault go on as usual and the fault becomes one file-level verdict.
 """
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +26,15 @@ class Chunk:
     data: bytes  # whole lines, each ending in b"\n"
     first_line_no: int
     line_count: int
+    ends: np.ndarray | None = field(default=None, compare=False, repr=False)  # offset in `data` of each line's b"\n" (int64, line_count of them)
+
+    def __post_init__(self):
+        if self.ends is None:
+            self.ends = newlines(self.data)
+
+
+def newlines(data) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
 @dataclass
@@ -75,11 +85,16 @@ def gunzip(blocks, limit: int = MAX_DECOMPRESSED_BYTES):
 
 
 class _Lines:
-    """Cuts decoded blocks into numbered lines and gathers them into chunks."""
+    """Cuts decoded blocks into numbered lines and gathers them into chunks.
+
+    Bodies are kept as memoryviews of the decoded blocks (the whole lines of each block), so a
+    line's bytes are copied once, when its chunk is joined; their line ends come along.
+    """
 
     def __init__(self, chunk_bytes: int, max_line: int):
         self.chunk_bytes, self.max_line = chunk_bytes, max_line
-        self.parts: list[bytes] = []
+        self.parts: list = []
+        self.ends: list[np.ndarray] = []
         self.pending = 0
         self.lines = 0  # complete lines seen so far
         self.chunk_first = 1
@@ -95,29 +110,35 @@ class _Lines:
             self.skipping.size += newline
             yield self.skipping
             self.skipping = None
-            self._add(b"\n", 1)
-            block = block[newline + 1:]
+            self._add(b"\n", _FIRST, 1)
+            block = memoryview(block)[newline + 1:]
         data = self.carry + block if self.carry else block
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        ends = newlines(data)
         complete = int(ends[-1]) + 1 if len(ends) else 0
-        self.carry = data[complete:]
+        self.carry = bytes(data[complete:])
         if len(ends):
             starts = np.concatenate(([0], ends[:-1] + 1))
             long_lines = np.flatnonzero(ends - starts > self.max_line)
-            body = data[:complete]
-            for index in reversed(long_lines.tolist()):
-                start, end = int(starts[index]), int(ends[index])
-                yield Oversized(self.lines + index + 1, body[start:min(end, start + KEEP_RAW_BYTES)], end - start)
-                body = body[:start] + body[end:]
-            self._add(body, len(ends))
+            body = memoryview(data)[:complete]
+            if len(long_lines):  # rare: cut each one's bytes out, keep its b"\n" (now a blank line)
+                body = bytes(body)
+                for index in reversed(long_lines.tolist()):
+                    start, end = int(starts[index]), int(ends[index])
+                    yield Oversized(self.lines + index + 1, body[start:min(end, start + KEEP_RAW_BYTES)], end - start)
+                    body = body[:start] + body[end:]
+                cut = np.zeros(len(ends), dtype=ends.dtype)
+                cut[long_lines] = (ends - starts)[long_lines]
+                ends = ends - np.cumsum(cut)
+            self._add(body, ends, len(ends))
         if len(self.carry) > self.max_line:
             self.skipping = Oversized(self.lines + 1, self.carry[:KEEP_RAW_BYTES], len(self.carry))
             self.carry = b""
         if self.pending >= self.chunk_bytes:
             yield self.flush()
 
-    def _add(self, body: bytes, count: int):
+    def _add(self, body, ends: np.ndarray, count: int):
         self.parts.append(body)
+        self.ends.append(ends + self.pending)
         self.pending += len(body)
         self.lines += count
 
@@ -125,17 +146,22 @@ class _Lines:
         if self.skipping is not None:
             yield self.skipping
             self.skipping = None
-            self._add(b"\n", 1)
+            self._add(b"\n", _FIRST, 1)
         elif self.carry:
-            self._add(self.carry + b"\n", 1)
+            self._add(self.carry + b"\n", np.array([len(self.carry)], dtype=np.int64), 1)
             self.carry = b""
         if self.parts:
             yield self.flush()
 
     def flush(self) -> Chunk:
-        chunk = Chunk(b"".join(self.parts), self.chunk_first, self.lines - self.chunk_first + 1)
-        self.parts, self.pending, self.chunk_first = [], 0, self.lines + 1
+        data = b"".join(self.parts)
+        ends = np.concatenate(self.ends) if len(self.ends) > 1 else self.ends[0]
+        chunk = Chunk(data, self.chunk_first, self.lines - self.chunk_first + 1, ends)
+        self.parts, self.ends, self.pending, self.chunk_first = [], [], 0, self.lines + 1
         return chunk
+
+
+_FIRST = np.zeros(1, dtype=np.int64)  # the line ends of b"\n"
 
 
 def iter_file(
