@@ -31,26 +31,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from benchmarks.generate import BENCH_HOUR, DATA_ROOT, ensure_backfill, ensure_hour, hour_folder
+from benchmarks.report import REPO, RESULTS, fmt_events, gib, secs, update_readme, write_results
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-README = REPO / "README.md"
-MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 RESULT_PREFIX = "BENCH-RESULT "
 CODE_ROOT = REPO  # where metering_pipeline is imported from in the workers (--code-root)
 RSS_LIMIT = 8 * 2**30  # a worker past this is killed (--rss-limit-gib)
 GENERATED_TYPES = ("gateway.request", "gateway.connection", "api.call")
 CORE_ASSETS = ("accepted_events", "quarantined_lines", "usage_hourly")
 BACKFILL_GROUPS = ("ingest", "usage", "export")
-
-TARGETS = {
-    "ratio": 5.0,
-    "ratio_stretch": 3.0,
-    "rss_5m_bytes": 2.5 * 2**30,
-    "exponent": 1.1,
-    "backfill_seconds": 15 * 60,
-    "backfill_runs": 5,
-}
 
 
 # --- workers -------------------------------------------------------------------------------------
@@ -120,34 +109,6 @@ def worker_main(raw: str) -> None:
 
 def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def fmt_events(n: int) -> str:
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1_000 and n % 1_000 == 0:
-        return f"{n // 1_000}K"
-    return str(n)
-
-
-def gib(n: int | float | None) -> str:
-    return "-" if not n else f"{n / 2**30:.2f} GiB"
-
-
-def mib(n: int | float | None) -> str:
-    return "-" if not n else f"{n / 2**20:.0f} MiB"
-
-
-def secs(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
-
-
-def num(x) -> str:
-    return f"{x:,}" if isinstance(x, int) else "-"
-
-
-def rate(events: int, seconds: float | None) -> str:
-    return "-" if not seconds else f"{events / seconds:,.0f}"
 
 
 def fit_exponent(points: list[tuple[int, float]]) -> float | None:
@@ -290,210 +251,6 @@ def run_backfill(args, work: Path, groups: dict[str, list[str]], hours: int, wit
     log(f"backfill: {secs(result.get('seconds'))} s, runs launched {result.get('runs_launched')}"
         + (f", {result['error'][:120]}" if result.get("error") else ""))
     return result
-
-
-# --- report --------------------------------------------------------------------------------------
-
-def summary_table(hours: list[dict]) -> list[str]:
-    rows = ["| events in the hour | NDJSON | floor (s) | ingest + validate (s) | usage (s) | pipeline (s) | ratio pipeline / floor | pipeline events/s | peak RSS ingest | peak RSS usage | peak RSS floor |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for h in hours:
-        ing, use, flo = h["ingest"], h["usage"], h["floor"]
-        rows.append(
-            f"| {fmt_events(h['events'])} | {mib(h['manifest']['raw_bytes'])} | {secs(h['floor_seconds'])} | "
-            f"{secs(ing.get('seconds'))} | {secs(use.get('seconds'))} | {secs(h['pipeline_seconds'])} | "
-            f"**{h['ratio'] if h['ratio'] is not None else '-'}** | {rate(h['events'], h['pipeline_seconds'])} | "
-            f"{gib(ing.get('peak_rss'))} | {gib(use.get('peak_rss'))} | {gib(flo.get('peak_rss'))} |"
-        )
-    return rows
-
-
-def targets(hours: list[dict], exponent: float | None, backfill: dict | None) -> list[str]:
-    def verdict(ok):
-        return "-" if ok is None else ("met" if ok else "**not met**")
-
-    lines = ["| target | measured | verdict |", "|---|---|---|"]
-    one = next((h for h in hours if h["events"] == 1_000_000), None)
-    if one:
-        r = one["ratio"]
-        lines.append(f"| 1M hour within 5x of the floor (stretch 3x) | {r}x | "
-                     f"{verdict(None if r is None else r <= TARGETS['ratio'])}"
-                     f"{' (stretch met)' if r is not None and r <= TARGETS['ratio_stretch'] else ''} |")
-    five = next((h for h in hours if h["events"] == 5_000_000), None)
-    if five:
-        peak = max(five["ingest"].get("peak_rss") or 0, five["usage"].get("peak_rss") or 0)
-        ok = None if not peak else (peak < TARGETS["rss_5m_bytes"] and five["pipeline_seconds"] is not None)
-        killed = next((s for s in (five["ingest"], five["usage"]) if s.get("killed")), None)
-        shown = f"killed past {RSS_LIMIT / 2**30:.1f} GiB ({killed['error'].split(':')[0]})" if killed else gib(peak)
-        lines.append(f"| 5M hour completes, peak RSS < 2.5 GiB | {shown} | {verdict(False if killed else ok)} |")
-    if exponent is not None:
-        lines.append(f"| time linear in events (exponent <= 1.1) | {exponent:.2f} | {verdict(exponent <= TARGETS['exponent'])} |")
-    if backfill and "seconds" in backfill:
-        ok = backfill["seconds"] < TARGETS["backfill_seconds"] and backfill["runs_launched"] <= TARGETS["backfill_runs"] and backfill["success"]
-        lines.append(f"| {backfill['hours']}-hour backfill of {fmt_events(backfill['events_per_hour'])}-event hours under 15 min, a handful of runs | "
-                     f"{backfill['seconds'] / 60:.1f} min, {backfill['runs_launched']} run(s) | {verdict(ok)} |")
-    return lines
-
-
-def write_results(path: Path, info: dict, hours: list[dict], exponents: dict, backfill: dict | None,
-                  profile: dict | None, args, started: datetime, finished: datetime, load: tuple[str, str],
-                  export_backfill: dict | None = None) -> str:
-    out = ["# Benchmark results", "",
-           f"Generated by `python -m benchmarks.run {' '.join(args.argv)}`".rstrip() + " (`make bench`); do not edit by hand.", "",
-           f"- date: {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC",
-           f"- machine: {info.get('cpu', '?')}, {info.get('cores')} cores, {info.get('memory', '?')} RAM; {info.get('platform')}",
-           f"- load average (1/5/15 min) at start: {load[0]}; at end: {load[1]} (the machine is shared: other processes compete for the 2 cores)",
-           f"- versions: Python {info.get('python')}, chDB {info.get('chdb')} (ClickHouse {info.get('clickhouse', '?')}), "
-           f"clickhouse-connect {info.get('clickhouse-connect')}, pyarrow {info.get('pyarrow')}, pandas {info.get('pandas')}, "
-           f"great-expectations {info.get('great-expectations')}, dagster {info.get('dagster')}, numpy {info.get('numpy')}",
-           f"- code: commit {info.get('commit', '?')}",
-           f"- data: generator seed {args.seed}; {hours[0]['manifest']['bytes_per_event'] if hours else '?'} bytes/event; "
-           "500 tenants (Zipf 1.1), ~1 % bad lines of every line-level quarantine reason, ~0.5 % duplicates, plain + gzip files",
-           "", "## Summary", ""]
-    out += targets(hours, exponents.get("pipeline"), backfill)
-    out += ["", "## One hour: pipeline against the engine floor", ""]
-    out += summary_table(hours)
-    out += ["",
-            "Each stage runs in a fresh process on the same files; wall time excludes process start, imports, opening chDB "
-            "and the great-expectations import (shown below), which a Dagster run pays once for all its hours. "
-            "*Pipeline* = ingest + validate (`ingest_hour`) + usage (`build_usage_hour` and the `event_counts_match` check). "
-            "*Floor* = the best of 3 runs (same process) of one chDB statement reading the same files line by line (`LineAsString` + one `JSONExtract` per line), "
-            "keeping plausible in-hour events of the catalog's types, `LIMIT 1 BY source, id`, and aggregating the meters per tenant "
-            "and hour (benchmarks/floor.py). Peak RSS is each process's own high-water mark (ru_maxrss).", ""]
-    if exponents:
-        parts = [f"{name} {value:.2f}" for name, value in exponents.items() if value is not None]
-        out += [f"Scaling exponent (least-squares slope of log seconds against log events over {', '.join(fmt_events(h['events']) for h in hours)}): "
-                + "; ".join(parts) + ".", ""]
-
-    labels = {"load": "load: files -> lines", "map": "map: lines -> canonical rows (SQL)",
-              "frame": "validation frame: SQL -> Arrow", "validate": "GX `validate_frame`",
-              "rest": "rest: to_pandas, verdicts, accepted + quarantine inserts, counts, swaps"}
-    keys = [k for k in labels if any(k in (h["ingest"].get("split") or {}) for h in hours)]
-    out += ["### Inside ingest + validate", "",
-            "| events | " + " | ".join(f"{labels[k]} (s)" for k in keys)
-            + " | GX import + context, once per process (s) | chDB open (s) |",
-            "|---:|" + "---:|" * (len(keys) + 2)]
-    for h in hours:
-        s = h["ingest"].get("split") or {}
-        ing = h["ingest"]
-        out.append(f"| {fmt_events(h['events'])} | " + " | ".join(secs(s.get(k)) for k in keys)
-                   + f" | {secs((ing.get('gx_import_seconds') or 0) + (ing.get('gx_context_seconds') or 0))} | "
-                   f"{secs(ing.get('open_seconds'))} |")
-    raised = [(h["events"], h["ingest"].get("peak_raised") or {}) for h in hours]
-    if any(r for _, r in raised):
-        out += ["", "Peak RSS raised by each step (how much higher the process's high-water mark was after it): "
-                + "; ".join(f"{fmt_events(e)}: " + ", ".join(f"{k} {mib(v)}" for k, v in r.items()) for e, r in raised) + "."]
-    if args.experiments:
-        out += ["", f"Experiments patched into the pipeline: {', '.join(args.experiments)} (benchmarks/experiments.py)."]
-    biggest = max((h for h in hours if h["ingest"].get("statements")), key=lambda h: h["events"], default=None)
-    if biggest:
-        out += ["", f"Slowest statements of the {fmt_events(biggest['events'])} hour (ingest, then usage):", "",
-                "| seconds | calls | raised the process's peak RSS by | statement |", "|---:|---:|---:|---|"]
-        for entry in biggest["ingest"]["statements"][:8] + (biggest["usage"].get("statements") or [])[:3]:
-            text = entry["statement"].replace("|", "\\|")
-            out.append(f"| {entry['seconds']:.2f} | {entry['calls']} | {mib(entry.get('peak_raised'))} | `{text}` |")
-
-    out += ["", "### Floor variants and correctness", "",
-            "| events | floor `LineAsString` (s) | floor `JSONEachRow` (s) | events the floor aggregated | pipeline accepted | pipeline = generator's manifest |",
-            "|---:|---:|---:|---:|---:|---|"]
-    for h in hours:
-        v = h["floor"].get("variants") or {}
-        check = "yes" if not h["check"] else "; ".join(h["check"][:6]).replace("|", "/")
-        out.append(f"| {fmt_events(h['events'])} | {secs(v.get('line', {}).get('seconds'))} | "
-                   f"{secs(v.get('jsoneachrow', {}).get('seconds'))} | {num(v.get('line', {}).get('events'))} | "
-                   f"{num((h['ingest'].get('report') or {}).get('accepted'))} | {check} |")
-    out += ["", "The floor's light filters (specversion, non-empty keys, known type, in-hour time) let through the few bad lines "
-            "whose fault only validation sees (wrong JSON types, bad values), so it aggregates slightly more events than the "
-            "pipeline accepts. `JSONEachRow` is faster but not line-exact: a truncated line swallows the next one.", ""]
-    errors = [(h["events"], name, stage["error"]) for h in hours for name, stage in
-              [("floor", h["floor"]), ("ingest", h["ingest"]), ("usage", h["usage"]), *h["other"].items()] if "error" in stage]
-    others = [(h["events"], g, r) for h in hours for g, r in h["other"].items() if "error" not in r]
-    if others:
-        out += ["### Other assets of the hour (through Dagster, one partition)", "",
-                "| events | group | seconds (one Dagster run, overhead included) | success | peak RSS | peak RSS of its subprocesses (dbt) |",
-                "|---:|---|---:|---|---:|---:|"]
-        for events, group, r in others:
-            out.append(f"| {fmt_events(events)} | {group} | {secs(r.get('seconds'))} | {r.get('success')} | {gib(r.get('peak_rss'))} | "
-                       f"{gib(r.get('children_peak_rss'))} |")
-        out.append("")
-
-    runs = [b for b in (backfill, export_backfill) if b]
-    if runs:
-        out += ["## Backfill", "",
-                "Each row is ONE single-run backfill over the range (`dagster/asset_partition_range_start`/`_end` tags, "
-                "`execute_in_process` of a job over the project's own definitions and resources), in a fresh process, "
-                f"on generated hours of {fmt_events(runs[0]['events_per_hour'])} events. RSS growth is (peak - RSS before the run) / hours.", "",
-                "| hours | assets | wall | runs launched | per hour | events/s | peak RSS | RSS growth per hour | success | events / quarantine / usage rows written |",
-                "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
-        notes = []
-        for b in runs:
-            s = b["summary"]
-            t = b.get("tables") or {}
-            assets = ", ".join(b["assets"])
-            if "seconds" in b:
-                growth = ((b.get("peak_rss") or 0) - (b.get("baseline_rss") or 0)) / b["hours"]
-                out.append(f"| {b['hours']} | {assets} | {b['seconds'] / 60:.1f} min | {b['runs_launched']} | "
-                           f"{b['seconds'] / b['hours']:.2f} s | {rate(s['lines'], b['seconds'])} | {gib(b.get('peak_rss'))} | "
-                           f"{mib(growth)} | {b['success']} | {num(t.get('events'))} / {num(t.get('quarantine'))} / "
-                           f"{num(t.get('usage_hourly'))} |")
-                if t and t.get("events") != s["accepted"]:
-                    notes.append(f"{b['hours']}-hour run: {t.get('events')} events written, the generator made {s['accepted']} valid and unique.")
-                if b.get("failures"):
-                    notes.append(f"{b['hours']}-hour run failures: " + "; ".join(b["failures"]))
-            else:
-                out.append(f"| {b['hours']} | {assets} | not completed | - | - | - | {gib(b.get('peak_rss'))} | - | False | - |")
-                notes.append(f"{b['hours']}-hour run: {b.get('error', '')[:600]}")
-        out += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
-
-    if profile:
-        out += ["## Where the time goes", ""]
-        if "summary" in profile:
-            p = profile["summary"]
-            total = p["total_seconds"] or 1
-            out += [f"pyinstrument over `ingest_hour` + `build_usage_hour` of the {fmt_events(profile['events'])} hour "
-                    f"({p['total_seconds']:.1f} s sampled; full tree in `{Path(profile['output']).relative_to(REPO)}`).", "",
-                    "| where | seconds | share |", "|---|---:|---:|"]
-            inside = sum(p.get("validate_by_library", {}).values())
-            out.append(f"| **inside GX `validate_frame`** | **{inside:.2f}** | **{100 * inside / total:.0f} %** |")
-            for lib, value in list(p.get("validate_by_library", {}).items())[:5]:
-                out.append(f"| &nbsp;&nbsp;{lib} | {value:.2f} | {100 * value / total:.0f} % |")
-            outside = sum(p["by_library"].values())
-            out.append(f"| **everything else** | **{outside:.2f}** | **{100 * outside / total:.0f} %** |")
-            for lib, value in list(p["by_library"].items())[:6]:
-                out.append(f"| &nbsp;&nbsp;{lib} | {value:.2f} | {100 * value / total:.0f} % |")
-            out += ["", "| calls under `ingest_hour` | seconds |", "|---|---:|"]
-            for call, value in list(p["ingest_calls"].items())[:8]:
-                out.append(f"| `{call}` | {value:.2f} |")
-            if p.get("validate_seconds"):
-                out += ["", f"Of the {p['validate_seconds']:.1f} s in `validate_frame`, {p['gx_mask_copy_seconds']:.1f} s is pandas copying the "
-                        f"whole batch through boolean masks (`DataFrame._getitem_bool_array`: GX filters the full frame, every column, for "
-                        f"each metric of each expectation) and {p['gx_batch_hash_seconds']:.1f} s is GX hashing the batch "
-                        "(`hash_pandas_object`) to name it.", ""]
-        else:
-            out += [f"Profile failed: {profile.get('error', '')[:1500]}", ""]
-        findings = Path(__file__).with_name("FINDINGS.md")
-        if findings.exists():
-            out += [findings.read_text().strip(), ""]
-    if errors:
-        out += ["## Errors", ""] + [f"- {fmt_events(e)} {name}: `{msg[:800]}`" for e, name, msg in errors] + [""]
-    text = "\n".join(out).rstrip() + "\n"
-    path.write_text(text)
-    return text
-
-
-def update_readme(hours: list[dict], exponent, backfill, stamp: str) -> bool:
-    try:
-        text = README.read_text()
-    except OSError:
-        return False
-    if MARK_BEGIN not in text or MARK_END not in text:
-        return False
-    block = [MARK_BEGIN, f"Latest `make bench` ({stamp}, full results in [benchmarks/RESULTS.md](benchmarks/RESULTS.md)):", ""]
-    block += targets(hours, exponent, backfill) + [""] + summary_table(hours) + [MARK_END]
-    head, rest = text.split(MARK_BEGIN, 1)
-    tail = rest.split(MARK_END, 1)[1]
-    README.write_text(head + "\n".join(block) + tail)
-    return True
 
 
 # --- main ----------------------------------------------------------------------------------------
