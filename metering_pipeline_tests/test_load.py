@@ -95,3 +95,24 @@ def test_an_all_blank_chunk_inserts_nothing(client, landing, landing_dir):
     landed = write(landing_dir, "blank.ndjson", b"\n \n\t\r\n")
     report = load_files(client, landing, [("events", landed)], lines_table(client))
     assert stored(client) == [] and report.early == [] and report.files == [landed]
+
+
+def test_small_files_share_inserts_and_keep_their_numbers(client, landing, landing_dir, monkeypatch):
+    """Hundreds of tiny files cost a handful of inserts, not one each, and every line keeps its file and number."""
+    files = [("events", write(landing_dir, f"f{i:03d}.ndjson", f'{{"f":{i},"n":1}}\n\n{{"f":{i},"n":3}}\n'.encode())) for i in range(300)]
+    inserts = []
+    original = type(client).insert_arrow
+
+    def counted(self, table, *args, **kwargs):
+        inserts.append(table)
+        return original(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(type(client), "insert_arrow", counted)
+    load_files(client, landing, files, lines_table(client))
+    rows = stored(client)
+    assert len(inserts) == 1
+    assert len(rows) == 600
+    assert rows[0] == (1, "events", f"{HOUR_DIR}/f000.ndjson", 1, b'{"f":0,"n":1}')
+    assert rows[-1] == ((299 << 32) | 3, "events", f"{HOUR_DIR}/f299.ndjson", 3, b'{"f":299,"n":3}')
+    assert all(raw == f'{{"f":{row >> 32},"n":{line_no}}}'.encode() and name.endswith(f"f{row >> 32:03d}.ndjson")
+               for row, _, name, line_no, raw in rows)
