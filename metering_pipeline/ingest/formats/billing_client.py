@@ -33,7 +33,7 @@ def _rules() -> list[Rule]:
 
 def mapping(source: Source, prefix: str) -> Mapping:
     fields = Fields(source, prefix)
-    explode = f"JSONExtractKeysAndValuesRaw(raw, {fields.path_args('amounts')})"
+    explode = fields.members("amounts")  # parsed from the amounts' text: see ParsedLine.members
     cols = fields.role_columns()
     cols["amounts_kind"] = fields.kind("amounts")
     cols["metadata_kind"] = fields.kind("metadata")
@@ -52,4 +52,5 @@ def mapping(source: Source, prefix: str) -> Mapping:
         "instance_id": json_string("f_instance_id"),
         "metadata": "if(metadata_kind = 'Object', f_metadata, 'null')",
     })
-    return Mapping(cols, fields.params, _rules(), attributed=True, explode=explode)
+    return Mapping(cols, fields.params, _rules(), attributed=True, explode=explode,
+                   line=fields.line.columns, line_ok=fields.line.ok)

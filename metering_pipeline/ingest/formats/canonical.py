@@ -16,13 +16,17 @@ EPOCH = "toDateTime64(0, 6, 'UTC')"
 
 
 def _inner(mapping: Mapping, lines: str) -> str:
+    """The mapped rows: the line's own columns (its parse) once per line, then explode, then `columns`."""
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in mapping.columns.items())
     if mapping.explode:
-        explode, sub = f"LEFT ARRAY JOIN {mapping.explode} AS item, arrayEnumerate({mapping.explode}) AS sub", "sub, "
+        per_line = {**mapping.line, "item_list": mapping.explode}
+        explode, sub = "LEFT ARRAY JOIN item_list AS item, arrayEnumerate(item_list) AS sub", "sub, "
     else:
-        explode, sub = "", "toUInt32(0) AS sub, "
-    return (f"SELECT row, source_file, line_no, {sub}if(sub <= 1, length(raw), 0) AS bytes, {columns} "
-            f"FROM `{lines}` {explode} WHERE landing_source = {{mapped_source:String}} AND {mapping.parse_ok}")
+        explode, sub, per_line = "", "toUInt32(0) AS sub, ", mapping.line
+    line_columns = "".join(f", {expr} AS `{name}`" for name, expr in per_line.items())
+    selected = (f"SELECT row, source_file, line_no, raw{line_columns} FROM `{lines}` "
+                f"WHERE landing_source = {{mapped_source:String}} AND {mapping.mapped_ok}")
+    return f"SELECT row, source_file, line_no, {sub}if(sub <= 1, length(raw), 0) AS bytes, {columns} FROM ({selected}) {explode}"
 
 
 def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:

@@ -12,14 +12,6 @@ from metering_pipeline.validate.rules import MAX_ID_LENGTH, RFC3339, Rule, match
 REQUIRED = ("specversion", "id", "source", "type", "subject", "time")
 
 
-def _string(field: str) -> str:
-    return f"if(JSONType(raw, '{field}') = 'String', JSONExtractString(raw, '{field}'), NULL)"
-
-
-def _kind(field: str) -> str:
-    return f"nullIf(toString(JSONType(raw, '{field}')), 'Null')"
-
-
 def _rules() -> list[Rule]:
     rules = [not_null("missing_field", f"{f}_kind", f"required field '{f}' is missing or null") for f in REQUIRED]
     rules += [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{f}_kind", f"field '{f}' must be a string",
@@ -34,14 +26,20 @@ def _rules() -> list[Rule]:
 
 def mapping(source: Source, prefix: str) -> Mapping:
     fields = Fields(source, prefix)
+    line = fields.line
+
+    def path(field: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (field,), (f"'{field}'",)  # spec attribute names: code constants
+
     cols = {}
     for field in REQUIRED:
-        cols[f"{field}_kind"] = _kind(field)
-    cols.update(specversion=_string("specversion"), id=_string("id"), source=_string("source"),
-                ce_type=_string("type"), subject=_string("subject"), time_text=_string("time"))
+        cols[f"{field}_kind"] = line.kind(*path(field))
+    cols.update(specversion=line.string(*path("specversion")), id=line.string(*path("id")),
+                source=line.string(*path("source")), ce_type=line.string(*path("type")),
+                subject=line.string(*path("subject")), time_text=line.string(*path("time")))
     cols["type"] = fields.event_type("ce_type")
     cols["time"] = "parseDateTime64BestEffortOrNull(time_text, 6, 'UTC')"
     cols["tenant_id"] = "subject"
-    cols["data"] = "if(JSONType(raw, 'data') = 'Object', JSONExtractRaw(raw, 'data'), '{}')"
-    cols["data_kind"] = _kind("data")
-    return Mapping(cols, fields.params, _rules(), attributed=False)
+    cols["data"] = line.object(*path("data"), "'{}'")
+    cols["data_kind"] = line.kind(*path("data"))
+    return Mapping(cols, fields.params, _rules(), attributed=False, line=line.columns, line_ok=line.ok)

@@ -37,4 +37,4 @@ def mapping(source: Source, prefix: str) -> Mapping:
     members = {"event_type": json_string("f_event_type"), "usage": json_integer("f_usage")}
     members.update({role: json_string(f"f_{role}") for role in DIMENSIONS})
     cols["data"] = json_object(members)
-    return Mapping(cols, fields.params, _rules(), attributed=True)
+    return Mapping(cols, fields.params, _rules(), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

@@ -59,4 +59,4 @@ def mapping(source: Source, prefix: str) -> Mapping:
         "duration_ms": json_integer(counts["duration"]),
         "duration_seconds": seconds,
     })
-    return Mapping(cols, fields.params, _rules(), attributed=True)
+    return Mapping(cols, fields.params, _rules(), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

@@ -2,14 +2,15 @@
 
 Each role becomes an `f_<role>` text column (the first present of its JSONPaths); JSON keys,
 type names and template pieces are bound as parameters under the source's prefix, so
-several sources can share one query's parameter space without clashing.
+several sources can share one query's parameter space without clashing. Values are read
+off the line parsed once (`line`, formats/parsed.py), whose columns the mapping carries.
 """
 
 from dataclasses import dataclass, field
 
 from metering_pipeline.catalog import Source
 from metering_pipeline.catalog.formats import FORMAT_SPECS
-from metering_pipeline.catalog.sql import json_text
+from metering_pipeline.ingest.formats.parsed import ParsedLine
 
 NULL_TEXT = "CAST(NULL AS Nullable(String))"
 
@@ -22,20 +23,23 @@ class Fields:
     prefix: str
     unset: tuple[str, ...] = ()  # string values that mean "unset", like Envoy's "-"
     params: dict = field(default_factory=dict)
+    line: ParsedLine = field(default_factory=ParsedLine)
 
     def bind(self, name: str, value) -> str:
         self.params[f"{self.prefix}_{name}"] = value
         return f"{{{self.prefix}_{name}:String}}"
 
-    def _path(self, role: str, index: int, keys: tuple[str, ...]) -> str:
-        return ", ".join(self.bind(f"{role}_{index}_{k}", key) for k, key in enumerate(keys))
+    def _path(self, role: str, index: int, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.bind(f"{role}_{index}_{k}", key) for k, key in enumerate(keys))
+
+    def _paths(self, role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        return [(keys, self._path(role, i, keys)) for i, keys in enumerate(self.source.fields.get(role, ()))]
 
     def text(self, role: str) -> str:
         """String content or number literal of the first present path; NULL when absent, null or unset."""
         exprs = []
-        for index, keys in enumerate(self.source.fields.get(role, ())):
-            expr, params = json_text("raw", keys, f"{self.prefix}_{role}_{index}")
-            self.params.update(params)
+        for keys, args in self._paths(role):
+            expr = self.line.text(keys, args)
             for value in self.unset:
                 expr = f"nullIf({expr}, '{value}')"
             exprs.append(expr)
@@ -43,13 +47,12 @@ class Fields:
 
     def kind(self, role: str) -> str:
         """JSON type of the first present path ('Object', 'String', ...); NULL when absent or null."""
-        kinds = [f"nullIf(toString(JSONType(raw, {self._path(role, i, keys)})), 'Null')"
-                 for i, keys in enumerate(self.source.fields.get(role, ()))]
+        kinds = [self.line.kind(keys, args) for keys, args in self._paths(role)]
         return f"coalesce({', '.join(kinds)})" if len(kinds) > 1 else (kinds[0] if kinds else NULL_TEXT)
 
-    def path_args(self, role: str) -> str:
-        """The role's first path as function arguments, for JSONExtract* calls."""
-        return self._path(role, 0, self.source.fields[role][0])
+    def members(self, role: str) -> str:
+        """The (key, JSON text) pairs of the object at the role's first path; empty when it is not an object."""
+        return self.line.members(*self._paths(role)[0])
 
     def role_columns(self) -> dict[str, str]:
         return {f"f_{role}": self.text(role) for role in FORMAT_SPECS[self.source.format].roles}

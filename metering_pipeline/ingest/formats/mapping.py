@@ -5,9 +5,14 @@ canonical columns `source`, `id`, `type`, `time`, `data`, and either `tenant_id`
 record names its tenant) or `attr_kind`/`attr_key` (the attribution table decides), plus
 the columns its own GX rules check. Catalog values (JSON keys, names, types) are bound
 parameters; only code constants are ever part of the SQL text.
+
+`line` holds the columns computed once per line, before any explode (the parsed line,
+formats/parsed.py), which `explode` and `columns` may use; `line_ok` selects the lines to map
+and must select exactly the lines `parse_ok` does (it may use `line`, `parse_ok` sees only
+`raw`: the quarantine reads it without the parse).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metering_pipeline.validate.rules import Rule
 
@@ -24,9 +29,15 @@ class Mapping:
     params: dict
     rules: list[Rule]
     attributed: bool
-    explode: str = ""  # an Array expression over `raw`: one event per element, named `item`
+    explode: str = ""  # an Array expression over the line (`raw`, `line`): one event per element, named `item`
     parse_ok: str = JSON_OBJECT
     parse_detail: str = JSON_OBJECT_DETAIL
+    line: dict[str, str] = field(default_factory=dict)  # per-line columns, evaluated in order
+    line_ok: str = ""  # parse_ok over `line`; empty: parse_ok
+
+    @property
+    def mapped_ok(self) -> str:
+        return self.line_ok or self.parse_ok
 
 
 def json_string(expr: str) -> str:
