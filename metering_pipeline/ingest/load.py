@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from metering_pipeline.ingest.prefetch import prefetch
 from metering_pipeline.ingest.reader import Chunk, FileFault, Oversized, iter_file
 from metering_pipeline.resources.landing import FileVanished, LandingFile, LandingZone, describe_open_error
 
@@ -72,27 +73,34 @@ class _Batch:
 
 def load_files(client, landing: LandingZone, sources: list[tuple[str, LandingFile]], lines: str, **limits) -> LoadReport:
     """Load every (landing source, file) pair, in name order, into the `lines` staging table (LINES_COLUMNS)."""
-    report = LoadReport()
+    ordered = sorted(sources, key=lambda pair: pair[1].name)
+    report = LoadReport(files=[landed for _, landed in ordered], stored_bytes=sum(landed.size for _, landed in ordered))
     batch = _Batch(client, lines)
-    for file_index, (landing_source, landed) in enumerate(sorted(sources, key=lambda pair: pair[1].name)):
-        report.files.append(landed)
-        report.stored_bytes += landed.size
+    for file_index, landing_source, landed, item in prefetch(_read(landing, ordered, limits)):
+        if isinstance(item, Chunk):
+            _load_chunk(batch, file_index, landing_source, landed.name, item)
+        elif isinstance(item, Oversized):
+            report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, "oversized",
+                                             f"line of {item.size} bytes is over the 1 MiB limit", item.head, item.size))
+        elif isinstance(item, FileFault):
+            report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, item.reason, item.detail))
+        else:  # gone or unreadable since it was listed: the whole file is the fault
+            report.early.append(EarlyVerdict(landing_source, landed.name, 1, "unreadable_file", describe_open_error(item)))
+    batch.flush()
+    return report
+
+
+def _read(landing: LandingZone, ordered: list[tuple[str, LandingFile]], limits: dict):
+    """(file index, landing source, file, item) for each file's chunks and faults; item is the error if it cannot be opened."""
+    for file_index, (landing_source, landed) in enumerate(ordered):
         try:
             stream = landing.open(landed)
-        except (OSError, FileVanished) as exc:  # gone or unreadable since it was listed: the whole file is the fault
-            report.early.append(EarlyVerdict(landing_source, landed.name, 1, "unreadable_file", describe_open_error(exc)))
+        except (OSError, FileVanished) as exc:
+            yield file_index, landing_source, landed, exc
             continue
         with stream:
             for item in iter_file(stream, landed.compressed, **limits):
-                if isinstance(item, Chunk):
-                    _load_chunk(batch, file_index, landing_source, landed.name, item)
-                elif isinstance(item, Oversized):
-                    report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, "oversized",
-                                                     f"line of {item.size} bytes is over the 1 MiB limit", item.head, item.size))
-                elif isinstance(item, FileFault):
-                    report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, item.reason, item.detail))
-    batch.flush()
-    return report
+                yield file_index, landing_source, landed, item
 
 
 def _load_chunk(batch: _Batch, file_index: int, landing_source: str, name: str, item: Chunk) -> None:
