@@ -30,6 +30,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+if os.environ.get("BENCH_CODE_ROOT"):  # a worker for --code-root: before benchmarks.generate imports metering_pipeline
+    sys.path.insert(0, os.environ["BENCH_CODE_ROOT"])
+
 from benchmarks.generate import BENCH_HOUR, DATA_ROOT, ensure_backfill, ensure_hour, hour_folder
 from benchmarks.report import REPO, RESULTS, fmt_events, gib, secs, update_readme, write_results
 
@@ -96,8 +99,6 @@ def worker(spec: dict, timeout: float) -> dict:
 
 
 def worker_main(raw: str) -> None:
-    if os.environ.get("BENCH_CODE_ROOT"):  # before anything imports metering_pipeline
-        sys.path.insert(0, os.environ["BENCH_CODE_ROOT"])
     from benchmarks.stages import run_stage
 
     result = run_stage(json.loads(raw))
