@@ -177,8 +177,8 @@ def write_results(path: Path, info: dict, hours: list[dict], exponents: dict, ba
         out += ["## Backfill", "",
                 "Each row is ONE single-run backfill over the range (`dagster/asset_partition_range_start`/`_end` tags, "
                 "`execute_in_process` of a job over the project's own definitions and resources), in a fresh process, "
-                f"on generated hours of {fmt_events(runs[0]['events_per_hour'])} events. RSS growth is (peak - RSS before the run) / hours.", "",
-                "| hours | assets | wall | runs launched | per hour | events/s | peak RSS | RSS growth per hour | success | events / quarantine / usage rows written |",
+                f"on generated hours of {fmt_events(runs[0]['events_per_hour'])} events. *Peak rise / hours* is (peak - RSS before the run) / hours: a plateau reads as a small figure that shrinks with more hours; growth would keep it constant.", "",
+                "| hours | assets | wall | runs launched | per hour | events/s | peak RSS | peak rise / hours | success | events / quarantine / usage rows written |",
                 "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
         notes = []
         for b in runs:
