@@ -42,6 +42,18 @@ def _label(method: str, args) -> str:
     return f"{method}: {text[:110]}" if text else method
 
 
+def _timed(original, record):
+    """`original`, reporting each call's wall seconds and how far it raised the peak RSS to `record`."""
+    @functools.wraps(original)
+    def timed(*args, **kwargs):
+        started, peak = time.monotonic(), rss_peak()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            record(time.monotonic() - started, rss_peak() - peak)
+    return timed
+
+
 class StatementTimer:
     """Wraps a clickhouse-connect client's calls to time each statement (by a short label)."""
 
@@ -49,6 +61,7 @@ class StatementTimer:
 
     def __init__(self, client):
         self.totals: dict[str, list] = defaultdict(lambda: [0, 0.0, 0])  # calls, seconds, peak RSS raised
+        self._depth = 0
         for name in self.METHODS:
             original = getattr(client, name, None)
             if original is not None:
@@ -57,14 +70,20 @@ class StatementTimer:
     def _wrap(self, name, original):
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            started, peak = time.monotonic(), rss_peak()
-            try:
+            if self._depth:  # insert_arrow calls raw_insert: the statement counts once, as the outer call
                 return original(*args, **kwargs)
-            finally:
-                entry = self.totals[_label(name, args)]
+            entry = self.totals[_label(name, args)]
+
+            def record(seconds: float, raised: int) -> None:
                 entry[0] += 1
-                entry[1] += time.monotonic() - started
-                entry[2] += rss_peak() - peak
+                entry[1] += seconds
+                entry[2] += raised
+
+            self._depth += 1
+            try:
+                return _timed(original, record)(*args, **kwargs)
+            finally:
+                self._depth -= 1
         return timed
 
     def top(self, n: int = 10) -> list[dict]:
@@ -87,16 +106,11 @@ class FunctionTimer:
             return False
         key = label or name
 
-        @functools.wraps(original)
-        def timed(*args, **kwargs):
-            started, peak = time.monotonic(), rss_peak()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[key] += time.monotonic() - started
-                self.raised[key] += rss_peak() - peak
+        def record(seconds: float, raised: int) -> None:
+            self.seconds[key] += seconds
+            self.raised[key] += raised
 
-        setattr(module, name, timed)
+        setattr(module, name, _timed(original, record))
         self._undo.append((module, name, original))
         return True
 
