@@ -12,6 +12,11 @@ from datetime import datetime
 from metering_pipeline.warehouse.tables import table_ddl
 
 STAGING_PREFIX = "_stage_"
+# Work tables live for one step and are read a few times, so merging their parts is wasted
+# work that competes with the step for the cores (1M-hour ingest: 4.6 -> 4.0 s without it). No
+# part is ever small enough to merge; table settings, so no SYSTEM privilege is needed.
+NO_MERGES = "max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1"
+WORK_ENGINE = f"MergeTree ORDER BY tuple() SETTINGS {NO_MERGES}"
 
 
 class Staging:
@@ -32,7 +37,7 @@ class Staging:
         self.created.append(name)
         return name
 
-    def table(self, role: str, columns: str, engine: str = "MergeTree ORDER BY tuple()") -> str:
+    def table(self, role: str, columns: str, engine: str = WORK_ENGINE) -> str:
         name = self.name(role)
         self.client.command(f"CREATE TABLE `{name}` ({columns}) ENGINE = {engine}")
         self.created.append(name)
