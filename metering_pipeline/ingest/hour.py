@@ -32,6 +32,10 @@ from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
 
 KEEP_RAW_BYTES = 64 << 10
+# The accepted events are kept, so they are written in parts of up to 256 MiB (ClickHouse's
+# default) rather than the session's 32 MiB: the 1M hour became one part instead of six,
+# which the engine would merge right away (about 1 s of CPU the hour no longer spends).
+EVENTS_PART_BYTES = 256 << 20
 _ROW_COLUMNS = ("source, id, type, ifNull(tenant_id, '') AS tenant_id, ifNull(billing_account_id, '') AS billing_account_id, "
                 "time, data, bytes, source_file, line_no")
 
@@ -142,7 +146,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
         if done:
-            client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params)
+            client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
             sql, names = _quarantine_sql(done, lines, verdicts, quarantine)
             client.command(sql, parameters={**params, **names})
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
