@@ -32,10 +32,11 @@ from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
 
 KEEP_RAW_BYTES = 64 << 10
-# The accepted events are kept, so they are written in parts of up to 256 MiB (ClickHouse's
-# default) rather than the session's 32 MiB: the 1M hour became one part instead of six,
-# which the engine would merge right away (about 1 s of CPU the hour no longer spends).
-EVENTS_PART_BYTES = 256 << 20
+# The accepted events are kept, so they are written in blocks of up to 128 MiB rather than the
+# session's 32 MiB: the 1M hour lands as two parts instead of six, which the engine otherwise
+# merges while the next step runs (usage 0.85 -> 0.55 s). One 256 MiB block is slower: the
+# insert sorts it on one core (0.5 -> 1.0 s).
+EVENTS_PART_BYTES = 128 << 20
 _ROW_COLUMNS = ("source, id, type, ifNull(tenant_id, '') AS tenant_id, ifNull(billing_account_id, '') AS billing_account_id, "
                 "time, data, bytes, source_file, line_no")
 
