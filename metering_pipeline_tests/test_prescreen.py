@@ -1,7 +1,10 @@
 """The SQL pre-screen: GX sees only suspects, misses nothing, and a drifted mirror fails loudly."""
 
+import json
+
 import pytest
 
+from metering_pipeline.catalog.sql import json_decimal, json_text
 from metering_pipeline.ingest import hour as hour_module
 from metering_pipeline.validate import prescreen
 from metering_pipeline_tests.support.events import land, line, query, run_hour
@@ -27,3 +30,34 @@ def test_a_drifted_mirror_fails_the_hour(clickhouse, landing, landing_dir, catal
     land(landing_dir, "a.ndjson", [line("ok"), line("odd", type="coffee.brewed")])
     with pytest.raises(Exception, match="pre-screen passed"):
         run_hour(clickhouse, landing, catalog_resource)
+
+
+VALUE_TEXTS = ["0", "7", "007", "1.5", "10954", "-1", "-0", "-2.5", "1.", ".5", " 5", "5 ", "+5", "1e3", "1E-10", "1e300",
+               "0.0000000001", "0.000000001", "1.0000000000", "12345678901234567890", "123456789012345678901", "123456789012345678901234567890",
+               "99999999999999999999.999999999", "lots", "", "NaN", "inf", "0x10", "1_000", "\u0663", "\uff11", "5\n"]
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "max", "unique_count"])
+def test_value_screen_passes_only_values_their_rules_pass(clickhouse, aggregation):
+    """Unsound screens would let bad values skip GX: every value the screen passes converts (and, for sums, is not negative)."""
+    docs = [json.dumps({"v": text}) for text in VALUE_TEXTS]
+    docs += [f'{{"v": {text}}}' for text in VALUE_TEXTS if _is_json_number(text)]
+    docs += ['{"v": null}', '{"v": true}', '{"v": {"x": 1}}', '{"v": [1]}', '{}', '{"w": 1}']
+    text, text_params = json_text("data", ("v",), "k")
+    value, value_params = (json_text if aggregation == "unique_count" else json_decimal)("data", ("v",), "k")
+    screen, screen_params = prescreen.value_screen(aggregation, text)
+    with clickhouse.get_client() as client:
+        rows = client.query(f"SELECT data, {screen} AS suspect, {value} AS value FROM (SELECT arrayJoin({{docs:Array(String)}}) AS data)",
+                            parameters={"docs": docs, **text_params, **value_params, **screen_params}).result_rows
+    passed = {data: value for data, suspect, value in rows if not suspect}
+    assert all(value is not None for value in passed.values())
+    if aggregation == "sum":
+        assert all(value >= 0 for value in passed.values())
+    assert {'{"v": "7"}', '{"v": 10954}', '{"v": "1.5"}'} <= set(passed)  # plain values never reach GX
+
+
+def _is_json_number(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), (int, float)) and text.strip() == text
+    except ValueError:
+        return False

@@ -22,7 +22,7 @@ from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.formats import format_mapping
-from metering_pipeline.ingest.formats.canonical import frame_sql, mapped_sql, present_types, stage_mapped
+from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
 from metering_pipeline.resources.landing import LandingZone, landing_digest
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
@@ -112,11 +112,10 @@ def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: 
         mapped = stage_mapped(client, area, f"mapped_{index}", mapped_sql(mapping, lines, attribution), params)
         types = present_types(client, mapped)
         rules = rules_for(mapping.rules, catalog, window, mapping.attributed, types)
-        sql, frame_params = frame_sql(catalog, mapped, rules, types)
-        sql, screen_params = suspects_sql(sql, rules)
-        frame = client.query_arrow(sql, parameters={**frame_params, **screen_params}).to_pandas()
-        found, outcomes = validate_frame(frame, rules)
-        check_guard(frame, found)
+        sql, params = suspects_sql(frame(catalog, mapped, rules, types), rules)
+        batch = client.query_arrow(sql, parameters=params).to_pandas()
+        found, outcomes = validate_frame(batch, rules)
+        check_guard(batch, found)
         rows = client.command(f"SELECT count() FROM `{mapped}`")
         report.rules.extend(RuleOutcome(o.rule, rows, o.failed) for o in outcomes)
         if len(found):

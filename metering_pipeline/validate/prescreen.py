@@ -8,12 +8,32 @@ them, the mirror has drifted from the suite, and the hour fails loudly instead o
 accepting lines GX would refuse. Values are bound parameters, never SQL text.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from metering_pipeline.validate.rules import Rule
 
 GUARD_MODULO = 512
 GUARD_COLUMN = "prescreen_guard"
+# Meter value texts that json_decimal turns into a value exactly: at most 20 integer digits
+# (Decimal(38, 9) holds 29) and at most 9 decimal places; a sum's values also carry no sign.
+PLAIN_DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,9})?$"
+SIGNED_DECIMAL = r"^-?[0-9]{1,20}(\.[0-9]{1,9})?$"
+
+
+@dataclass
+class Frame:
+    """The batch GX validates: `columns` selected from `table`.
+
+    `screens` maps a column to a SQL predicate that is true wherever any rule on that column
+    may fail; it stands in for those rules' own mirrors, and lets the column itself be
+    computed for the suspects only.
+    """
+
+    columns: list[str]
+    table: str
+    params: dict
+    screens: dict[str, str] = field(default_factory=dict)
 
 
 class PrescreenDrift(RuntimeError):
@@ -52,15 +72,28 @@ def rule_predicate(rule: Rule, name: str) -> tuple[str, dict]:
     return f"(isNotNull(`{rule.column}`) AND ({' OR '.join(bounds) or '0'}))", params
 
 
-def suspects_sql(frame_sql: str, rules: list[Rule]) -> tuple[str, dict]:
-    """Wrap the frame query: suspects plus the guard sample, flagged in GUARD_COLUMN."""
-    predicates, params = [], {}
+def value_screen(aggregation: str, text: str) -> tuple[str, dict]:
+    """True where a meter value's rules (rules.value_rules) may fail, judged from its JSON text.
+
+    Converting every value to an exact decimal was most of the pre-screen's cost; a plain
+    decimal text always converts, so only the other texts need the conversion, and GX.
+    """
+    if aggregation == "unique_count":
+        return f"isNull({text})", {}
+    name = "screen_plain" if aggregation == "sum" else "screen_signed"
+    return f"NOT match(ifNull({text}, ''), {{{name}:String}})", {name: PLAIN_DECIMAL if aggregation == "sum" else SIGNED_DECIMAL}
+
+
+def suspects_sql(frame: Frame, rules: list[Rule]) -> tuple[str, dict]:
+    """The frame's suspects plus the guard sample, flagged in GUARD_COLUMN."""
+    predicates, params = list(frame.screens.values()), dict(frame.params)
     for index, rule in enumerate(rules):
-        sql, p = rule_predicate(rule, f"pre{index}")
-        predicates.append(sql)
-        params.update(p)
+        if rule.column not in frame.screens:
+            sql, p = rule_predicate(rule, f"pre{index}")
+            predicates.append(sql)
+            params.update(p)
     suspect = " OR ".join(predicates) or "0"
-    sql = (f"SELECT * FROM (SELECT *, NOT ({suspect}) AS {GUARD_COLUMN} FROM ({frame_sql})) "
+    sql = (f"SELECT {', '.join(frame.columns)}, NOT ({suspect}) AS {GUARD_COLUMN} FROM `{frame.table}` "
            f"WHERE NOT {GUARD_COLUMN} OR cityHash64(row) % {GUARD_MODULO} = 0")
     return sql, params
 

@@ -8,8 +8,9 @@ is an ASOF JOIN on the record's own time (attribution/stage.py).
 
 from metering_pipeline.attribution import join_attribution
 from metering_pipeline.catalog import Catalog
-from metering_pipeline.catalog.sql import meter_value
+from metering_pipeline.catalog.sql import json_text, meter_value
 from metering_pipeline.ingest.formats.mapping import Mapping
+from metering_pipeline.validate.prescreen import Frame, value_screen
 from metering_pipeline.validate.rules import Rule, value_column
 
 EPOCH = "toDateTime64(0, 6, 'UTC')"
@@ -54,18 +55,24 @@ def present_types(client, mapped: str) -> set[str]:
     return {t for (t,) in client.query(f"SELECT DISTINCT type FROM `{mapped}` WHERE type IS NOT NULL").result_rows}
 
 
-def frame_sql(catalog: Catalog, mapped: str, rules: list[Rule], types: set[str]) -> tuple[str, dict]:
-    """The batch GX validates: the columns `rules` check, and a checked value column per non-count meter of `types`."""
-    values, params = [], {}
+def frame(catalog: Catalog, mapped: str, rules: list[Rule], types: set[str]) -> Frame:
+    """The batch GX validates: the columns `rules` check, and a checked value column per non-count meter of `types`.
+
+    Each value column comes with its screen, read from the same JSON text (the engine
+    extracts it once for both).
+    """
+    values, params, screens = [], {}, {}
     for index, meter in enumerate(catalog.meters):
         if meter.aggregation == "count" or meter.event_type not in types:
             continue
         expr, p = meter_value(meter, "data", f"m{index}")
-        params.update(p)
+        text, _ = json_text("data", meter.value_keys, f"m{index}")
+        screen, screen_params = value_screen(meter.aggregation, text)
+        params.update(p, **screen_params)
         params[f"t{index}"] = meter.event_type
         checked = f"if(isNull({expr}), NULL, 0)" if meter.aggregation == "unique_count" else f"toFloat64({expr})"
         values.append(f"if(type = {{t{index}:String}}, {checked}, 0) AS `{value_column(index)}`")
+        screens[value_column(index)] = f"(type = {{t{index}:String}} AND {screen})"
     generated = {value_column(index) for index in range(len(catalog.meters))}
     checked_columns = sorted({rule.column for rule in rules} - generated - {"row"})
-    select = ["row"] + [f"`{name}`" for name in checked_columns] + values
-    return f"SELECT {', '.join(select)} FROM `{mapped}`", params
+    return Frame(["row"] + [f"`{name}`" for name in checked_columns] + values, mapped, params, screens)
