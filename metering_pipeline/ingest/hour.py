@@ -92,11 +92,14 @@ def _accepted_sql(mapped: list[str], verdicts: str, events: str) -> str:
 
 
 def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -> tuple[str, dict]:
-    common = "{hour:DateTime('UTC')}, landing_source, source_file, line_no"
-    tail = f"substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), {{loaded_at:DateTime('UTC')}}"
-    parts = [f"SELECT {common}, 'malformed_json', {mapping.parse_detail}, {tail} FROM `{lines}` "
-             f"WHERE landing_source = {{q{i}:String}} AND NOT ({mapping.parse_ok})" for i, (_, mapping, _) in enumerate(sources)]
-    parts.append(f"SELECT {common}, v.reason, v.detail, {tail} FROM `{lines}` AS l INNER JOIN `{verdicts}` AS v ON l.row = v.row")
+    """Each source's rejected lines in one pass over `lines`: those GX judged (their verdict), and
+    malformed ones, which are exactly the lines that left no row in the source's mapped table
+    (found by that absence, so no line is parsed again here)."""
+    parts = [f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, ifNull(v.reason, 'malformed_json'), "
+             f"ifNull(v.detail, {mapping.parse_detail}), substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), "
+             f"{{loaded_at:DateTime('UTC')}} FROM `{lines}` AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row "
+             f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
+             for i, (_, mapping, mapped) in enumerate(sources)]
     sql = (f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at) "
            + " UNION ALL ".join(parts))
     return sql, {f"q{i}": source.name for i, (source, _, _) in enumerate(sources)}
@@ -149,7 +152,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         if done:
             client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
             sql, names = _quarantine_sql(done, lines, verdicts, quarantine)
-            client.command(sql, parameters={**params, **names})
+            client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
             _insert_early(client, quarantine, loaded.early, hour, loaded_at)

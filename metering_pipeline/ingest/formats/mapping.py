@@ -9,7 +9,8 @@ parameters; only code constants are ever part of the SQL text.
 `line` holds the columns computed once per line, before any explode (the parsed line,
 formats/parsed.py), which `explode` and `columns` may use; `line_ok` selects the lines to map
 and must select exactly the lines `parse_ok` does (it may use `line`, `parse_ok` sees only
-`raw`: the quarantine reads it without the parse).
+`raw`). A line it leaves out is quarantined as malformed with `parse_detail`, which sees only
+`raw`: the quarantine finds those lines by their absence from the mapped rows.
 """
 
 from dataclasses import dataclass, field
