@@ -24,7 +24,7 @@ LINES_COLUMNS = ("row UInt64, landing_source LowCardinality(String), source_file
 
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b"\t\n\f\r ")] = True  # RE2's \s; a line's own b"\n" counts, so an empty line is one too
-BATCH_BYTES = 32 << 20  # chunks of small files are inserted together up to about this size
+BATCH_BYTES = 16 << 20  # chunks of small files are inserted together up to about this size (reader.CHUNK_BYTES)
 _VECTOR_STEPS = 4  # leading whitespace followed byte by byte this far, then the rest of each line at once
 
 
