@@ -1,4 +1,4 @@
-"""Staging work tables: dropped with their step, and never merged while they live."""
+"""Staging work tables: dropped with their step, never merged while they live, one file per part."""
 
 import pytest
 
@@ -35,3 +35,12 @@ def test_copies_of_pipeline_tables_keep_their_merges(client):
             client.command(f"INSERT INTO `{events}` (source, id, type, hour, time) VALUES ('s', 'i', 't', '2026-11-22 10:00:00', '2026-11-22 10:00:00')")
         client.command(f"OPTIMIZE TABLE `{events}`")
         assert _parts(client, events) == 1
+
+
+def test_work_tables_write_compact_parts(client):
+    """One file per part, whatever its size: a wide part of this table would be two files per column."""
+    with staging(client) as area:
+        work = area.table("work", "x UInt64, y String")
+        client.command(f"INSERT INTO `{work}` SELECT number, toString(number) FROM numbers(2000000)")  # ~30 MB, wide by default
+        kinds = client.query("SELECT DISTINCT part_type FROM system.parts WHERE active AND table = {t:String}", parameters={"t": work}).result_rows
+    assert kinds == [("Compact",)]

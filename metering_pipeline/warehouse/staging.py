@@ -16,7 +16,10 @@ STAGING_PREFIX = "_stage_"
 # work that competes with the step for the cores (1M-hour ingest: 4.6 -> 4.0 s without it). No
 # part is ever small enough to merge; table settings, so no SYSTEM privilege is needed.
 NO_MERGES = "max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1"
-WORK_ENGINE = f"MergeTree ORDER BY tuple() SETTINGS {NO_MERGES}"
+# Compact parts keep all columns in one file instead of two or three files per column: creating
+# a thousand files an hour was most of the kernel time (1M-hour ingest 3.70 -> 3.41 s, 5M 19.9 -> 17.6 s).
+COMPACT_PARTS = "min_bytes_for_wide_part = 1099511627776, min_rows_for_wide_part = 1000000000000"
+WORK_ENGINE = f"MergeTree ORDER BY tuple() SETTINGS {NO_MERGES}, {COMPACT_PARTS}"
 
 
 class Staging:
