@@ -55,7 +55,7 @@ def rule_predicate(rule: Rule, name: str) -> tuple[str, dict]:
         return f"isNull({column})", {}
     if rule.expectation == "ExpectColumnValuesToBeInSet":
         values = [str(v) for v in kwargs.get("value_set", [])]
-        return f"(isNotNull({column}) AND NOT has({{{name}:Array(String)}}, toString({column})))", {name: values}
+        return f"(isNotNull({column}) AND toString({column}) NOT IN {{{name}:Array(String)}})", {name: values}
     if rule.expectation == "ExpectColumnValuesToMatchRegex":
         return f"(isNotNull({column}) AND NOT match({column}, {{{name}:String}}))", {name: kwargs["regex"]}
     bounds, params = [], {}
