@@ -56,6 +56,16 @@ def test_empty_hour_materializes_zero_usage(clickhouse, landing, catalog_resourc
     assert query(clickhouse, "SELECT count() FROM events") == [(0,)]
 
 
+def test_rerun_of_an_hour_that_lost_its_events_empties_its_usage(clickhouse, landing, landing_dir, catalog_resource):
+    """No meter has events, so no usage SELECT runs at all: the rerun still replaces the hour with nothing."""
+    path = land(landing_dir, "a.ndjson", [line("a"), line("b", type="api.call", data={"endpoint": "/x", "user_id": "u"})])
+    run_hour(clickhouse, landing, catalog_resource)
+    assert query(clickhouse, "SELECT count() > 0 FROM usage_hourly") == [(1,)]
+    path.unlink()
+    run_hour(clickhouse, landing, catalog_resource)
+    assert query(clickhouse, "SELECT count() FROM usage_hourly") == [(0,)]
+
+
 def test_aggregations_unique_max_min(clickhouse, landing, landing_dir, tmp_path):
     catalog = {
         "sources": [{"name": "events", "format": "cloudevents"}],

@@ -46,12 +46,18 @@ def meter_select(meter: Meter, index: int, events: str = EVENTS) -> tuple[str, d
     return sql, params
 
 
-def usage_insert(catalog: Catalog, target: str) -> tuple[str, dict]:
-    """INSERT of every meter's rows for one hour into `target` (a staging copy of usage_hourly)."""
+def usage_insert(catalog: Catalog, target: str, types: set[str]) -> tuple[str, dict] | None:
+    """INSERT of the hour's rows for every meter of the event `types` present into `target` (a
+    staging copy of usage_hourly); None when no meter has events. A meter without events has no
+    rows, so its SELECT (a scan of the hour) is left out."""
     selects, params = [], {}
     for index, meter in enumerate(catalog.meters):
+        if meter.event_type not in types:
+            continue
         sql, p = meter_select(meter, index)
         selects.append(sql)
         params.update(p)
+    if not selects:
+        return None
     columns = "hour, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions, value, event_count, bytes_ingested, loaded_at"
     return f"INSERT INTO `{target}` ({columns}) " + " UNION ALL ".join(selects), params
