@@ -7,6 +7,7 @@ import pytest
 from metering_pipeline.catalog.sql import json_decimal, json_text
 from metering_pipeline.ingest import hour as hour_module
 from metering_pipeline.validate import prescreen
+from metering_pipeline.validate.rules import value_column, value_rules
 from metering_pipeline_tests.support.events import land, line, query, run_hour
 
 
@@ -61,3 +62,16 @@ def _is_json_number(text: str) -> bool:
         return isinstance(json.loads(text), (int, float)) and text.strip() == text
     except ValueError:
         return False
+
+
+def test_value_screens_stand_in_only_for_the_rules_they_judge(catalog_resource):
+    """A screen replaces the mirrors of its column's rules, so value_rules may hold only what it judges:
+    a value must exist and, for sums only, not be negative. A new value rule must come with a new screen."""
+    catalog = catalog_resource.load()
+    columns = {value_column(index): meter.aggregation for index, meter in enumerate(catalog.meters)}
+    rules = value_rules(catalog)
+    for rule in rules:
+        kind = (rule.expectation, tuple(sorted(rule.kwargs.items())))
+        assert kind == ("ExpectColumnValuesToNotBeNull", ()) or (
+            kind == ("ExpectColumnValuesToBeBetween", (("min_value", 0),)) and columns[rule.column] == "sum"), rule
+    assert {columns[rule.column] for rule in rules} == {"sum", "unique_count"}
