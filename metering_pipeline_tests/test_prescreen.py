@@ -48,7 +48,8 @@ def test_value_screen_passes_only_values_their_rules_pass(clickhouse, aggregatio
     value, value_params = (json_text if aggregation == "unique_count" else json_decimal)("data", ("v",), "k")
     screen, screen_params = prescreen.value_screen(aggregation, text)
     with clickhouse.get_client() as client:
-        rows = client.query(f"SELECT data, {screen} AS suspect, {value} AS value FROM (SELECT arrayJoin({{docs:Array(String)}}) AS data)",
+        rows = client.query(f"SELECT data, {screen} AS suspect, {value} AS value "
+                            "FROM (SELECT arrayJoin({docs:Array(String)}) AS data)",
                             parameters={"docs": docs, **text_params, **value_params, **screen_params}).result_rows
     passed = {data: value for data, suspect, value in rows if not suspect}
     assert all(value is not None for value in passed.values())

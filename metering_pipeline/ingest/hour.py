@@ -150,7 +150,8 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
         if done:
-            client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
+            client.command(_accepted_sql([m for _, _, m in done], verdicts, events), parameters=params,
+                           settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
             sql, names = _quarantine_sql(done, lines, verdicts, quarantine)
             client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)

@@ -23,7 +23,8 @@ def build_usage_hour(client, catalog: Catalog, hour: datetime) -> UsageReport:
     ensure_tables(client, EVENTS, USAGE_HOURLY)
     loaded_at = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     at = {"hour": hour.replace(tzinfo=None)}
-    types = {t for (t,) in client.query(f"SELECT DISTINCT type FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}", parameters=at).result_rows}
+    present = client.query(f"SELECT DISTINCT type FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}", parameters=at)
+    types = {t for (t,) in present.result_rows}
     with staging(client) as area:
         staged = area.like(USAGE_HOURLY)
         insert = usage_insert(catalog, staged, types)
