@@ -2,8 +2,8 @@
 
 Per source, the format adapter maps lines onto canonical rows (ingest/formats/canonical.py)
 and the format's great-expectations rules give one verdict per failing line; then the
-accepted events of every source are deduplicated together, first by file and line
-(`LIMIT 1 BY source, id`).
+accepted events of every source are deduplicated together: of each (source, id), the first
+by file and line is kept (`_accepted_sql`).
 
 Accounting is per line, because lines are what land: lines_read == accepted + duplicates +
 quarantined. A line that yields several events (billing-client amounts) is quarantined if

@@ -17,7 +17,8 @@ import numpy as np
 MAX_LINE_BYTES = 1 << 20
 KEEP_RAW_BYTES = 64 << 10
 # Chunks of 16 MiB keep the load a pipeline: the engine starts inserting after the first 16 MiB
-# are read, and the last insert is short (the 1M hour's load: ~0.97 -> ~0.79 s against 64 MiB).
+# are read, and the last insert is short (1M-hour load ~0.97 -> ~0.79 s against 64 MiB in one
+# series; in a later one, in fresh processes, 16, 32 and 64 MiB were within noise).
 CHUNK_BYTES = 16 << 20
 READ_BYTES = 8 << 20
 MAX_DECOMPRESSED_BYTES = 2 << 30

@@ -26,7 +26,7 @@ def _inner(mapping: Mapping, lines: str) -> str:
         explode, sub, per_line = "", "toUInt32(0) AS sub, ", mapping.line
     line_columns = "".join(f", {expr} AS `{name}`" for name, expr in per_line.items())
     selected = (f"SELECT row, source_file, line_no, raw{line_columns} FROM `{lines}` "
-                f"WHERE landing_source = {{mapped_source:String}} AND {mapping.mapped_ok}")
+                f"WHERE landing_source = {{mapped_source:String}} AND {mapping.line_ok}")
     return f"SELECT row, source_file, line_no, {sub}if(sub <= 1, length(raw), 0) AS bytes, {columns} FROM ({selected}) {explode}"
 
 

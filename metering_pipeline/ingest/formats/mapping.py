@@ -7,10 +7,10 @@ the columns its own GX rules check. Catalog values (JSON keys, names, types) are
 parameters; only code constants are ever part of the SQL text.
 
 `line` holds the columns computed once per line, before any explode (the parsed line,
-formats/parsed.py), which `explode` and `columns` may use; `line_ok` selects the lines to map
-and must select exactly the lines `parse_ok` does (it may use `line`, `parse_ok` sees only
-`raw`). A line it leaves out is quarantined as malformed with `parse_detail`, which sees only
-`raw`: the quarantine finds those lines by their absence from the mapped rows.
+formats/parsed.py), which `explode` and `columns` may use; `line_ok` selects the lines to map:
+valid UTF-8 holding one JSON object (JSON_OBJECT), which it may read off `line`. A line it
+leaves out is quarantined as malformed with `parse_detail`, which sees only `raw`: the
+quarantine finds those lines by their absence from the mapped rows.
 """
 
 from dataclasses import dataclass, field
@@ -31,14 +31,9 @@ class Mapping:
     rules: list[Rule]
     attributed: bool
     explode: str = ""  # an Array expression over the line (`raw`, `line`): one event per element, named `item`
-    parse_ok: str = JSON_OBJECT
     parse_detail: str = JSON_OBJECT_DETAIL
     line: dict[str, str] = field(default_factory=dict)  # per-line columns, evaluated in order
-    line_ok: str = ""  # parse_ok over `line`; empty: parse_ok
-
-    @property
-    def mapped_ok(self) -> str:
-        return self.line_ok or self.parse_ok
+    line_ok: str = JSON_OBJECT  # the lines to map (see above); may use `line`
 
 
 def json_string(expr: str) -> str:
