@@ -2,19 +2,17 @@
 
 `python -m benchmarks.run --experiment NAME[,NAME]` runs the ingest (and profile) stages with
 them, so a proposal is measured on the same files, in the same harness, before anyone edits
-the pipeline. Each keeps the verdicts identical (the run's manifest check says so). The
-`gx-suspects` experiment became validate/prescreen.py (5ab4e76) and left the harness with it.
+the pipeline. Each keeps the verdicts identical (the run's manifest check says so). Applied
+experiments leave the harness: `gx-suspects` became validate/prescreen.py (5ab4e76), and
+`usage-present-meters` became part of usage/hour.py::build_usage_hour.
 
 - `gx-narrow`: validate_frame is called once per checked column on a two-column frame
   (row + column), low-cardinality text columns as pandas categoricals. GX's pandas engine
   copies the whole batch through a boolean mask for every metric of every expectation, so
   a narrow batch makes each copy ~10x cheaper; categoricals make the copies of `*_kind`,
   `type`, `source`, `subject` integer takes instead of Arrow string takes.
-- `usage-present-meters`: build_usage_hour over the meters whose event type the hour holds
-  (one `SELECT DISTINCT type`), instead of one UNION ALL branch per catalog meter.
 """
 
-import dataclasses
 import functools
 
 import pandas as pd
@@ -70,35 +68,12 @@ def narrow_validate(original):
     return validate
 
 
-def present_meters_usage(original):
-    """build_usage_hour with only the meters whose event type the hour's events hold."""
-
-    @functools.wraps(original)
-    def build(client, catalog, hour, *args, **kwargs):
-        types = {t for (t,) in client.query(
-            "SELECT DISTINCT type FROM events WHERE hour = {h:DateTime('UTC')}",
-            parameters={"h": hour.replace(tzinfo=None)}).result_rows}
-        meters = tuple(m for m in catalog.meters if m.event_type in types) or catalog.meters[:1]
-        return original(client, dataclasses.replace(catalog, meters=meters), hour, *args, **kwargs)
-
-    return build
-
-
 def apply(names: list[str]) -> list[str]:
     """Patch the pipeline's module globals for the named experiments; returns those applied."""
     import metering_pipeline.ingest.hour as hour_module
-    import metering_pipeline.usage.assets as usage_assets
-    import metering_pipeline.usage.hour as usage_hour
 
     applied = []
     for name in names:
-        if name == "usage-present-meters" and hasattr(usage_hour, "build_usage_hour"):
-            patched = present_meters_usage(usage_hour.build_usage_hour)
-            usage_hour.build_usage_hour = patched
-            if hasattr(usage_assets, "build_usage_hour"):
-                usage_assets.build_usage_hour = patched
-            applied.append(name)
-            continue
         if name == "gx-narrow" and hasattr(hour_module, "validate_frame"):
             hour_module.validate_frame = narrow_validate(hour_module.validate_frame)
             applied.append(name)
