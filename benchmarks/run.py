@@ -279,7 +279,7 @@ def parse_args(argv):
                         help="kill a stage whose RSS passes this (the machine is shared); reported as not completed")
     parser.add_argument("--experiment", default="",
                         help="comma-separated candidate optimizations to patch into the ingest stage "
-                             "(benchmarks/experiments.py: gx-narrow, usage-present-meters); results go to benchmarks/data/")
+                             "(benchmarks/experiments.py: gx-narrow); results go to benchmarks/data/")
     parser.add_argument("--render", type=Path, default=None,
                         help="only rewrite the results file from a saved benchmarks/data/results*.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
