@@ -202,6 +202,20 @@ def run_pipeline(events: int, args, common: dict, chdb_dir: Path) -> dict:
     return {"ingest": ingest, "usage": usage, "seconds": seconds}
 
 
+def fastest_run(runs: list[dict]) -> dict:
+    """The hour's figures from its runs: the fastest run's stages, the highest peak RSS of any run,
+    every run's total. A failed run (no seconds) fails the hour: its stages, with their error, stand."""
+    failed = [r for r in runs if r["seconds"] is None]
+    best = failed[0] if failed else min(runs, key=lambda r: r["seconds"])
+    out = {"ingest": dict(best["ingest"]), "usage": dict(best["usage"]), "pipeline_seconds": best["seconds"],
+           "pipeline_runs": [r["seconds"] for r in runs]}
+    for stage in ("ingest", "usage"):
+        peaks = [r[stage]["peak_rss"] for r in runs if r[stage].get("peak_rss")]
+        if peaks:
+            out[stage]["peak_rss"] = max(peaks)
+    return out
+
+
 def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]]) -> dict:
     """The floor (best of 3 in one process), then the pipeline `args.repeat` times (each run on a
     fresh chDB directory, in fresh processes): the hour's figures are its fastest run, as the
@@ -234,17 +248,9 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
         shutil.rmtree(chdb_dir, ignore_errors=True)
     shutil.rmtree(work / f"export-{events}", ignore_errors=True)
 
-    timed = [r for r in runs if r["seconds"] is not None]
-    best = min(timed, key=lambda r: r["seconds"]) if len(timed) == len(runs) else next(r for r in runs if r["seconds"] is None)
-    out["ingest"], out["usage"] = dict(best["ingest"]), dict(best["usage"])
-    for stage in ("ingest", "usage"):
-        peaks = [r[stage].get("peak_rss") for r in runs if r[stage].get("peak_rss")]
-        if peaks:
-            out[stage]["peak_rss"] = max(peaks)
+    out.update(fastest_run(runs))
     floor_s = (out["floor"].get("variants") or {}).get("line", {}).get("seconds")
-    pipeline_s = best["seconds"]
-    out["pipeline_runs"] = [r["seconds"] for r in runs]
-    out["pipeline_seconds"] = pipeline_s
+    pipeline_s = out["pipeline_seconds"]
     out["floor_seconds"] = floor_s
     out["ratio"] = round(pipeline_s / floor_s, 2) if pipeline_s and floor_s else None
     out["check"] = sorted(set(problems), key=problems.index)
