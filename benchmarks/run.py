@@ -9,8 +9,9 @@ benchmarks/data/), then run, each in a fresh process on the same files:
   other   assets of the real definitions outside ingest/usage (billing export, dbt marts) when present,
           through Dagster for the one partition
 The pipeline (ingest + usage) runs --repeat times (3), each time on a fresh chDB directory; like
-the floor, the hour counts its fastest run, and every run's total is reported. Then report wall seconds, events/s and peak RSS per stage, the ratio pipeline / floor, and the
-scaling exponent of time against events. Then profile the 1M hour (pyinstrument) and run the
+the floor, the hour counts its fastest run, and every run's total is reported. Then report wall
+seconds, events/s and peak RSS per stage, the ratio pipeline / floor, and the scaling exponent of
+time against events. Then profile the 1M hour (pyinstrument) and run the
 backfill: N hours of M events each as ONE single-run backfill of the real Dagster job.
 
 Results go to benchmarks/RESULTS.md (with --quick: benchmarks/data/RESULTS-quick.md) and, when the
@@ -233,14 +234,14 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
                            "event_types": list(GENERATED_TYPES)}, args.timeout)
     shutil.rmtree(work / f"floor-{events}", ignore_errors=True)
     runs, problems, out["other"] = [], [], {}
-    for attempt in range(max(args.repeat, 1)):
+    repeat = max(args.repeat, 1)
+    for attempt in range(repeat):
         chdb_dir = work / f"ch-{events}-{attempt}"
-        log(f"{fmt_events(events)}: ingest + validate (run {attempt + 1} of {max(args.repeat, 1)})")
+        log(f"{fmt_events(events)}: ingest + validate (run {attempt + 1} of {repeat})")
         run = run_pipeline(events, args, common, chdb_dir)
         runs.append(run)
         problems += manifest_check(manifest, run["ingest"], run["usage"]) if run["seconds"] else ["stage failed"]
-        last = attempt == max(args.repeat, 1) - 1
-        for group, keys in (optional_groups.items() if last else ()):
+        for group, keys in (optional_groups.items() if attempt == repeat - 1 else ()):  # once, on the last run's tables
             log(f"{fmt_events(events)}: {group} (through Dagster)")
             out["other"][group] = worker(
                 {**common, "stage": "dagster", "chdb": str(chdb_dir), "assets": keys,
