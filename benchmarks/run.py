@@ -11,8 +11,8 @@ benchmarks/data/), then run, each in a fresh process on the same files:
 The pipeline (ingest + usage) runs --repeat times (3), each time on a fresh chDB directory; like
 the floor, the hour counts its fastest run, and every run's total is reported. Then report wall
 seconds, events/s and peak RSS per stage, the ratio pipeline / floor, and the scaling exponent of
-time against events. Then profile the 1M hour (pyinstrument) and run the
-backfill: N hours of M events each as ONE single-run backfill of the real Dagster job.
+time against events; profile the 1M hour (pyinstrument); and run the backfill: N hours of M
+events each as ONE single-run backfill of the real Dagster job.
 
 Results go to benchmarks/RESULTS.md (with --quick: benchmarks/data/RESULTS-quick.md) and, when the
 README has the markers `<!-- bench:begin -->` / `<!-- bench:end -->`, the summary table between them.
