@@ -37,7 +37,7 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols = fields.role_columns()
     cols["amounts_kind"] = fields.kind("amounts")
     cols["metadata_kind"] = fields.kind("metadata")
-    cols["amount_type"] = "if(sub = 0, NULL, item.1)"
+    cols["amount_type"] = "if(item_sub = 0, NULL, item.1)"
     cols["amount"] = f"if(match(item.2, '{INT64}'), toInt64OrNull(item.2), NULL)"
     cols["type"] = fields.event_type("ifNull(amount_type, '')")
     cols["source"] = fields.bind("source", source.name)

@@ -14,20 +14,38 @@ from metering_pipeline.validate.prescreen import Frame, value_screen
 from metering_pipeline.validate.rules import Rule, value_column
 
 EPOCH = "toDateTime64(0, 6, 'UTC')"
+RECORD_STRIDE = 1 << 16  # exploded items per record, in `sub`
+
+
+def _lines(mapping: Mapping, lines: str) -> str:
+    """The source's lines as `raw`, one row per JSON record a line holds (`Mapping.records`)."""
+    where = f"WHERE landing_source = {{mapped_source:String}}"
+    if not mapping.records:
+        return f"SELECT row, source_file, line_no, length(raw) AS line_bytes, toUInt32(1) AS record_no, raw FROM `{lines}` {where}"
+    # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
+    return (f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw "
+            f"FROM (SELECT row, source_file, line_no, raw AS line FROM `{lines}` {where}) "
+            f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no")
 
 
 def _inner(mapping: Mapping, lines: str) -> str:
-    """The mapped rows: the line's own columns (its parse) once per line, then explode, then `columns`."""
+    """The mapped rows: the record's own columns (its parse) once per record, then explode, then `columns`.
+
+    `sub` orders a line's events (records first, then exploded items) for the first-copy-wins
+    dedup; bytes sit on the line's first event, so they sum per line.
+    """
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in mapping.columns.items())
     if mapping.explode:
         per_line = {**mapping.line, "item_list": mapping.explode}
-        explode, sub = "LEFT ARRAY JOIN item_list AS item, arrayEnumerate(item_list) AS sub", "sub, "
+        explode, item_sub = "LEFT ARRAY JOIN item_list AS item, arrayEnumerate(item_list) AS item_sub", "item_sub"
     else:
-        explode, sub, per_line = "", "toUInt32(0) AS sub, ", mapping.line
+        explode, item_sub, per_line = "", "toUInt32(0)", mapping.line
     line_columns = "".join(f", {expr} AS `{name}`" for name, expr in per_line.items())
-    selected = (f"SELECT row, source_file, line_no, raw{line_columns} FROM `{lines}` "
-                f"WHERE landing_source = {{mapped_source:String}} AND {mapping.line_ok}")
-    return f"SELECT row, source_file, line_no, {sub}if(sub <= 1, length(raw), 0) AS bytes, {columns} FROM ({selected}) {explode}"
+    selected = (f"SELECT row, source_file, line_no, line_bytes, record_no, raw{line_columns} "
+                f"FROM ({_lines(mapping, lines)}) WHERE {mapping.line_ok}")
+    sub = f"toUInt32((record_no - 1) * {RECORD_STRIDE} + {item_sub})"
+    return (f"SELECT row, source_file, line_no, {sub} AS sub, "
+            f"if(record_no = 1 AND {item_sub} <= 1, line_bytes, 0) AS bytes, {columns} FROM ({selected}) {explode}")
 
 
 def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:

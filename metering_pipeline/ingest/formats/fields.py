@@ -13,6 +13,12 @@ from metering_pipeline.catalog.formats import FORMAT_SPECS
 from metering_pipeline.ingest.formats.parsed import ParsedLine
 
 NULL_TEXT = "CAST(NULL AS Nullable(String))"
+BLANK = r"'^\\s*$'"  # RE2: nothing but whitespace
+
+
+def blank_to_null(expr: str) -> str:
+    """`expr`, NULL when it is blank: the one rule for every key a format reads."""
+    return f"if(match(ifNull({expr}, ''), {BLANK}), NULL, {expr})"
 
 
 @dataclass
@@ -36,13 +42,17 @@ class Fields:
         return [(keys, self._path(role, i, keys)) for i, keys in enumerate(self.source.fields.get(role, ()))]
 
     def text(self, role: str) -> str:
-        """String content or number literal of the first present path; NULL when absent, null or unset."""
+        """String content or number literal of the first present path; NULL when absent, null, blank or unset.
+
+        Blank (empty or only whitespace) is unset for every role and format: an id, tenant or
+        attribution key of spaces would otherwise become a key that different records share.
+        """
         exprs = []
         for keys, args in self._paths(role):
             expr = self.line.text(keys, args)
             for value in self.unset:
                 expr = f"nullIf({expr}, '{value}')"
-            exprs.append(expr)
+            exprs.append(blank_to_null(expr))
         return f"coalesce({', '.join(exprs)})" if len(exprs) > 1 else (exprs[0] if exprs else NULL_TEXT)
 
     def kind(self, role: str) -> str:

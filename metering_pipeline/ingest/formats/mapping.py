@@ -11,6 +11,10 @@ formats/parsed.py), which `explode` and `columns` may use; `line_ok` selects the
 valid UTF-8 holding one JSON object (JSON_OBJECT), which it may read off `line`. A line it
 leaves out is quarantined as malformed with `parse_detail`, which sees only `raw`: the
 quarantine finds those lines by their absence from the mapped rows.
+
+`records` lets one landing line hold several JSON records, or a record inside an envelope: an
+Array(String) expression over `line` (the landing line) whose elements each become `raw` for
+everything above. Empty: the line itself is the record.
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ class Mapping:
     parse_detail: str = JSON_OBJECT_DETAIL
     line: dict[str, str] = field(default_factory=dict)  # per-line columns, evaluated in order
     line_ok: str = JSON_OBJECT  # the lines to map (see above); may use `line`
+    records: str = ""  # Array(String) over `line`: the JSON records the landing line holds (see above)
 
 
 def json_string(expr: str) -> str:
@@ -45,7 +50,23 @@ def json_integer(expr: str) -> str:
     return f"if(match(ifNull({expr}, ''), '^-?[0-9]{{1,18}}$'), {expr}, 'null')"
 
 
-def json_object(members: dict[str, str]) -> str:
-    """A JSON object from JSON-encoded member expressions; the keys are code constants."""
+def json_object(members: dict[str, str], rest: str = "''") -> str:
+    """A JSON object from JSON-encoded member expressions (the keys are code constants), then `rest`:
+    further members' text, each with its leading comma."""
     body = ", ',', ".join(f"'\"{key}\":', {expr}" for key, expr in members.items())
-    return f"concat('{{', {body}, '}}')"
+    return f"concat('{{', {body}, {rest}, '}}')"
+
+
+def record_json(derived: dict[str, str], members: str = "_m0") -> str:
+    """`data` for a format that derives fields: the derived members, then every other top-level
+    member of the record as it was written, so a meter can read any field of the record
+    (`$["gen_ai.usage.input_tokens"]`) and a derived name always means the derived value.
+
+    `members` is the record's (key, JSON text) pairs (ParsedLine's `_m0`); a key the record
+    repeats keeps its first occurrence only, as the JSON functions read it.
+    """
+    keys = "[" + ", ".join(f"'{key}'" for key in derived) + "]"
+    rest = (f"arrayStringConcat(arrayMap(m -> concat(',', toJSONString(m.1), ':', m.2), "
+            f"arrayFilter((m, i) -> NOT has({keys}, m.1) AND indexOf({members}.1, m.1) = i, "
+            f"{members}, arrayEnumerate({members}))))")
+    return json_object(derived, rest)
