@@ -15,6 +15,11 @@ from metering_pipeline.catalog.sources import Source, parse_source
 AGGREGATIONS = ("count", "sum", "max", "min", "unique_count")
 # draft: measured and exported under a draft prefix; published: name and unit are frozen.
 PHASES = ("draft", "published")
+# What an event of the meter's type whose value is absent (or null) means: `quarantine` (the
+# default: a billable value went missing) or `skip` (this event does not contribute to this
+# meter, as a request without token counts to a token meter). A present value that is not a
+# valid quantity is quarantined either way.
+MISSING_VALUE = ("quarantine", "skip")
 DEFAULT_CATALOG = Path(__file__).with_name("default.yaml")
 
 
@@ -28,6 +33,7 @@ class Meter:
     group_by: dict[str, str] = field(default_factory=dict)
     description: str = ""
     phase: str = "published"
+    missing_value: str = "quarantine"
 
     @property
     def value_keys(self) -> tuple[str, ...]:
@@ -72,6 +78,11 @@ def _meter(entry: dict) -> Meter:
     phase = entry.get("phase", "published")
     if phase not in PHASES:
         raise CatalogError(f"meter {name!r}: phase must be one of {PHASES}, got {phase!r}")
+    missing_value = entry.get("missing_value", "quarantine")
+    if missing_value not in MISSING_VALUE:
+        raise CatalogError(f"meter {name!r}: missing_value must be one of {MISSING_VALUE}, got {missing_value!r}")
+    if aggregation == "count" and "missing_value" in entry:
+        raise CatalogError(f"meter {name!r}: missing_value is for meters with a value, not count")
     meter = Meter(
         name=name,
         event_type=entry["event_type"],
@@ -81,6 +92,7 @@ def _meter(entry: dict) -> Meter:
         group_by=dict(entry.get("group_by") or {}),
         description=entry.get("description", ""),
         phase=phase,
+        missing_value=missing_value,
     )
     try:
         meter.value_keys, meter.dimension_keys

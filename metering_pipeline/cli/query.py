@@ -84,7 +84,7 @@ def unique_count_sql(grouping: Grouping, meter: Meter, tenant: str | None) -> tu
         f"SELECT {', '.join(columns)}, {{unit:String}} AS unit,\n"
         f"       toDecimal128(uniqExact({value}), 9) AS value, count() AS events\n"
         "FROM events\n"
-        f"WHERE {_filters(tenant)} AND type = {{event_type:String}}\n"
+        f"WHERE {_filters(tenant)} AND type = {{event_type:String}} AND {value} IS NOT NULL\n"
         f"GROUP BY {keys}\nORDER BY {keys}"
     )
     return sql, params

@@ -41,6 +41,7 @@ def meter_select(meter: Meter, index: int, events: str = EVENTS) -> tuple[str, d
             FROM `{events}`
             WHERE hour = {{hour:DateTime('UTC')}} AND type = {{m{index}_event_type:String}}
         )
+        WHERE v IS NOT NULL  -- an event without a value (missing_value: skip) does not contribute
         GROUP BY tenant_id, billing_account_id, dimensions
     """
     return sql, params

@@ -69,7 +69,8 @@ def value_rules(catalog: Catalog, types: set[str] | None = None) -> list[Rule]:
         if meter.aggregation == "count" or (types is not None and meter.event_type not in types):
             continue
         column = value_column(index)
-        rules.append(not_null("invalid_value", column, f"meter {meter.name}: value at {meter.value} is missing, not a decimal, or finer than 9 decimal places"))
+        problem = "not a decimal" if meter.missing_value == "skip" else "missing, not a decimal"
+        rules.append(not_null("invalid_value", column, f"meter {meter.name}: value at {meter.value} is {problem}, or finer than 9 decimal places"))
         if meter.aggregation == "sum":
             rules.append(Rule("invalid_value", "ExpectColumnValuesToBeBetween", column,
                               f"meter {meter.name}: value at {meter.value} is negative", {"min_value": 0}))

@@ -31,6 +31,7 @@ meter_events as (
         bytes
     from events
     where event_type = {{ sql_string(meter['event_type']) }}
+      and {{ json_text('data', meter['value']) }} is not null
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )

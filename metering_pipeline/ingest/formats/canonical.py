@@ -89,6 +89,8 @@ def frame(catalog: Catalog, mapped: str, rules: list[Rule], types: set[str]) -> 
         params.update(p, **screen_params)
         params[f"t{index}"] = meter.event_type
         checked = f"if(isNull({expr}), NULL, 0)" if meter.aggregation == "unique_count" else f"toFloat64({expr})"
+        if meter.missing_value == "skip":  # an absent value passes: the event does not contribute
+            checked, screen = f"if(isNull({text}), 0, {checked})", f"(isNotNull({text}) AND {screen})"
         values.append(f"if(type = {{t{index}:String}}, {checked}, 0) AS `{value_column(index)}`")
         screens[value_column(index)] = f"(type = {{t{index}:String}} AND {screen})"
     generated = {value_column(index) for index in range(len(catalog.meters))}
