@@ -7,7 +7,7 @@ billing-relevant assets, and resources read their configuration from the environ
 
 import dagster as dg
 
-from metering_pipeline.alerts import alert_resources, usage_alerts
+from metering_pipeline.alerts import alert_resources, check_quota_file, usage_alerts
 from metering_pipeline.dbt import DBT_RESOURCE_KEY, build_dbt_assets, dbt_resource
 from metering_pipeline.export import billing_export
 from metering_pipeline.freshness import build_freshness
@@ -33,6 +33,7 @@ def resources() -> dict:
     }
 
 
+check_quota_file()
 freshness = build_freshness(*FRESHNESS_GUARDED)
 
 defs = dg.Definitions(

@@ -130,12 +130,57 @@ def test_quotas_table_overrides_the_file_and_a_month_overrides_every_month(click
 def test_quota_file_errors_name_the_entry(tmp_path):
     import pytest
 
-    from metering_pipeline.alerts.quotas import QuotaError, effective, load_quota_file
+    from metering_pipeline.alerts.quotas import EXAMPLE_QUOTAS, QuotaError, check_quotas, effective, load_quota_file
     from metering_pipeline.catalog import load_catalog
 
+    unknown = load_quota_file(write_quotas(tmp_path / "a.yaml", [{"tenant": "t", "meter": "nope", "quota": 1}]))
     with pytest.raises(QuotaError, match="unknown meter 'nope'"):
-        effective(load_quota_file(write_quotas(tmp_path / "a.yaml", [{"tenant": "t", "meter": "nope", "quota": 1}])),
-                  datetime(2026, 11, 1).date(), load_catalog())
+        check_quotas(unknown, load_catalog(), "a.yaml")
+    # At run time (a usage_quotas row can change under a deployment) the quota is left out and named.
+    assert effective(unknown, datetime(2026, 11, 1).date(), load_catalog()) == ([], ["quota for 't' names unknown meter 'nope'"])
     with pytest.raises(QuotaError, match="thresholds"):
         load_quota_file(write_quotas(tmp_path / "b.yaml", [{"tenant": "t", "meter": "api_calls", "quota": 1, "thresholds": [0]}]))
-    assert len(effective(load_quota_file(None), datetime(2026, 11, 1).date(), load_catalog())) == 3  # the shipped example
+    assert load_quota_file(None) == [] and load_quota_file("") == []  # no file configured: no quotas
+    example, _ = effective(load_quota_file(EXAMPLE_QUOTAS), datetime(2026, 11, 1).date(), load_catalog())
+    assert len(example) == 3  # the shipped example stays valid against the shipped catalog
+
+
+def test_no_quota_file_means_no_quotas_whatever_the_catalog(clickhouse, landing, landing_dir, tmp_path):
+    """The shipped example is never loaded by itself: a catalog without its meters still runs green,
+    and one with them gets no quota nobody configured."""
+    land_requests(landing_dir, 10, 6_000)  # 60 % of the example quota for acme
+    result = materialize(resources(clickhouse, landing), KEYS[:1])
+    assert alerts(clickhouse) == []
+    meta = {k: v.value for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "usage_alerts"
+            for k, v in e.materialization.metadata.items()}
+    assert (meta["quotas"], meta["quotas_ignored"]) == (0, 0)
+
+
+def test_table_quota_on_an_unknown_meter_is_left_out_not_a_crash(clickhouse, landing, landing_dir, tmp_path):
+    quotas = write_quotas(tmp_path / "q.yaml", [{"tenant": "acme", "meter": "gateway_requests", "quota": 4, "thresholds": [100]}])
+    land_requests(landing_dir, 10, 5)
+    res = resources(clickhouse, landing, quotas)
+    materialize(res, KEYS[:1])
+    with clickhouse.get_client() as client:
+        client.insert("usage_quotas", [["acme", "renamed_meter", "", Decimal(1), [100]]],
+                      column_names=["tenant_id", "meter", "period", "quota", "thresholds"])
+    result = materialize(res, KEYS[:1], assets=(usage_alerts,))
+    meta = {k: v.value for e in result.get_asset_materialization_events() for k, v in e.materialization.metadata.items()}
+    assert (meta["quotas"], meta["quotas_ignored"]) == (1, 1)
+    assert [a[0] for a in alerts(clickhouse)] == [100]  # the valid quota still fired
+
+
+def test_definitions_refuse_a_quota_file_naming_an_unknown_meter(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    quotas = write_quotas(tmp_path / "q.yaml", [{"tenant": "acme", "meter": "gateway_request", "quota": 1}])
+    env = {**os.environ, "METERING_QUOTAS": quotas}
+    done = subprocess.run([sys.executable, "-c", "import metering_pipeline.definitions"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "METERING_QUOTAS=" in done.stderr and "unknown meter 'gateway_request'" in done.stderr
+    write_quotas(tmp_path / "q.yaml", [{"tenant": "acme", "meter": "gateway_requests", "quota": 1}])
+    assert subprocess.run([sys.executable, "-c", "import metering_pipeline.definitions"], env=env,
+                          capture_output=True, text=True, timeout=300).returncode == 0

@@ -46,12 +46,15 @@ def usage_alerts(context: dg.AssetExecutionContext, clickhouse: ClickHouseResour
         with clickhouse.get_client(purpose=f"usage alerts delivery {context.run.run_id}") as client:
             record_attempts(client, updated)
     still_pending = len(waiting) - sum(1 for u in updated if u["delivery_status"] == "delivered")
+    for problem in report.ignored:
+        context.log.warning("quota left out: %s", problem)
     for crossing in report.fired:
         context.log.info("fired: %s %s %s%% (crossed %s)", crossing.quota.tenant, crossing.quota.meter,
                          crossing.threshold, crossing.crossed_hour)
     yield dg.MaterializeResult(metadata={
         "partitions": len(hours),
         "quotas": report.quotas,
+        "quotas_ignored": len(report.ignored),
         "fired": len(report.fired),
         "drops_recorded": report.drops_recorded,
         "delivered": len(updated) - sum(1 for u in updated if u["delivery_status"] == "pending"),

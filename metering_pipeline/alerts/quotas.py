@@ -1,9 +1,13 @@
 """Quotas per tenant x meter x calendar month (UTC), from a YAML file and/or the `usage_quotas` table.
 
-The file (METERING_QUOTAS, default: the example shipped beside this module) suits quotas
-kept in git; the table suits quotas set by other systems at run time. For the same
-tenant, meter and period the table wins, and a quota for one month wins over the
-every-month quota. A quota of 0 switches the quota off.
+The file (METERING_QUOTAS; unset means no file quotas, never the example shipped beside this
+module) suits quotas kept in git; the table suits quotas set by other systems at run time.
+For the same tenant, meter and period the table wins, and a quota for one month wins over
+the every-month quota. A quota of 0 switches the quota off.
+
+A file quota naming a meter the catalog lacks is a configuration error, refused when the
+definitions load (`check_quotas`). A table row can change under a running deployment, so at
+run time such a row is left out and reported, never a crash after the hour was exported.
 """
 
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ import yaml
 from metering_pipeline.catalog import Catalog
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
-EXAMPLE_QUOTAS = Path(__file__).with_name("quotas.yaml")
+EXAMPLE_QUOTAS = Path(__file__).with_name("quotas.example.yaml")
 # Month-to-date of a min meter has no sensible "used up" meaning: refused, with the reason.
 SUPPORTED = ("count", "sum", "max", "unique_count")
 
@@ -59,7 +63,10 @@ def quota_from(entry: dict) -> Quota:
 
 
 def load_quota_file(path: str | Path | None) -> list[Quota]:
-    path = Path(path) if path else EXAMPLE_QUOTAS
+    """The file's quotas; no path, no quotas."""
+    if not path:
+        return []
+    path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -67,8 +74,29 @@ def load_quota_file(path: str | Path | None) -> list[Quota]:
     return [quota_from(entry) for entry in document.get("quotas") or []]
 
 
-def effective(quotas: list[Quota], period: date, catalog: Catalog) -> list[Quota]:
-    """The quotas in force for one month: later entries (the table's) override earlier ones (the file's)."""
+def quota_problem(quota: Quota, catalog: Catalog) -> str | None:
+    """Why `quota` cannot be evaluated against `catalog`, or None."""
+    try:
+        aggregation = catalog.meter(quota.meter).aggregation
+    except KeyError:
+        return f"quota for {quota.tenant!r} names unknown meter {quota.meter!r}"
+    if aggregation not in SUPPORTED:
+        return f"quota on {quota.meter!r}: quotas on {aggregation} meters are not supported"
+    return None
+
+
+def check_quotas(quotas: list[Quota], catalog: Catalog, where: str) -> None:
+    """Refuse quotas the catalog cannot evaluate, naming every one of them."""
+    problems = [p for p in (quota_problem(q, catalog) for q in quotas) if p]
+    if problems:
+        raise QuotaError(f"{where}: " + "; ".join(problems))
+
+
+def effective(quotas: list[Quota], period: date, catalog: Catalog) -> tuple[list[Quota], list[str]]:
+    """The quotas in force for one month, and why any were left out.
+
+    Later entries (the table's) override earlier ones (the file's).
+    """
     chosen: dict[tuple[str, str], Quota] = {}
     for quota in quotas:
         if quota.period not in (None, period):
@@ -77,11 +105,10 @@ def effective(quotas: list[Quota], period: date, catalog: Catalog) -> list[Quota
         if key in chosen and chosen[key].period == period and quota.period is None:
             continue
         chosen[key] = quota
+    usable, problems = [], []
     for quota in chosen.values():
-        try:
-            aggregation = catalog.meter(quota.meter).aggregation
-        except KeyError:
-            raise QuotaError(f"quota for {quota.tenant!r} names unknown meter {quota.meter!r}") from None
-        if aggregation not in SUPPORTED:
-            raise QuotaError(f"quota on {quota.meter!r}: quotas on {aggregation} meters are not supported")
-    return sorted((q for q in chosen.values() if q.quota > 0), key=lambda q: (q.tenant, q.meter))
+        if problem := quota_problem(quota, catalog):
+            problems.append(problem)
+        elif quota.quota > 0:
+            usable.append(quota)
+    return sorted(usable, key=lambda q: (q.tenant, q.meter)), sorted(problems)

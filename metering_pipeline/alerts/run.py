@@ -24,6 +24,7 @@ class AlertReport:
     drops: list[Drop] = field(default_factory=list)
     drops_recorded: int = 0
     quotas: int = 0
+    ignored: list[str] = field(default_factory=list)  # quotas the catalog cannot evaluate (alerts/quotas.py)
 
 
 def _month(hour: datetime) -> date:
@@ -37,7 +38,8 @@ def evaluate_hours(client, catalog: Catalog, file_quotas: list[Quota], hours: li
     report = AlertReport()
     for period, month_hours in groupby(sorted(hours), key=_month):
         month_hours = list(month_hours)
-        quotas = effective(quotas_all, period, catalog)
+        quotas, ignored = effective(quotas_all, period, catalog)
+        report.ignored += [problem for problem in ignored if problem not in report.ignored]
         report.quotas = max(report.quotas, len(quotas))
         start = datetime(period.year, period.month, 1)
         series = {}
