@@ -1,13 +1,29 @@
-"""Hourly UTC partitions: the unit of work, rerun and billing window."""
+"""Hourly UTC partitions: the unit of work, rerun and billing window.
 
+The first hour is METERING_PARTITION_START (default 2025-01-01-00:00), read when the
+definitions load because a partitions definition is part of them: history older than the
+default needs it set in the environment of the code location (UI, daemon and CLI alike).
+"""
+
+import os
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-PARTITION_START = "2025-01-01-00:00"
+START_ENV = "METERING_PARTITION_START"
+DEFAULT_START = "2025-01-01-00:00"
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC")
+
+def partition_start(text: str | None) -> str:
+    """The first partition key from `YYYY-MM-DD` or `YYYY-MM-DD-HH:00`; a clear error otherwise."""
+    text = (text or DEFAULT_START).strip()
+    candidate = f"{text}-00:00" if len(text) == 10 else text
+    try:
+        hour_start(candidate)
+    except ValueError:
+        raise ValueError(f"{START_ENV} must be YYYY-MM-DD or YYYY-MM-DD-HH:00 (UTC), got {text!r}") from None
+    return candidate
 
 
 def hour_start(partition_key: str) -> datetime:
@@ -21,6 +37,10 @@ def hour_start(partition_key: str) -> datetime:
     if start.strftime(PARTITION_FORMAT) != partition_key:  # strptime also takes `2026-11-22-9:00`, ` 2026-...`
         raise ValueError(f"not an hourly partition key (YYYY-MM-DD-HH:00): {partition_key!r}")
     return start.replace(tzinfo=timezone.utc)
+
+
+PARTITION_START = partition_start(os.environ.get(START_ENV))
+hourly_partitions = dg.HourlyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC")
 
 
 def run_partition_keys(context) -> list[str]:
