@@ -1,13 +1,16 @@
-"""Attribution: half-open validity on the record's own time, and an ambiguous table refused at ingest."""
+"""Attribution: half-open validity on the record's own time, and an ambiguous table refused at ingest;
+attribution keys a source declares, checked at load, and entries no source can match reported."""
 
+import warnings
 from datetime import datetime, timezone
 
 import pytest
 
 from metering_pipeline.attribution import AttributionError
-from metering_pipeline.catalog import load_catalog
+from metering_pipeline.catalog import CatalogError, load_catalog, parse_catalog
+from metering_pipeline.catalog.attribution import UnusedAttributionWarning
 from metering_pipeline.ingest.hour import ingest_hour
-from metering_pipeline_tests.fixtures.landing import SWITCH, fill_attribution_table
+from metering_pipeline_tests.fixtures.landing import SWITCH, default_document, fill_attribution_table
 from metering_pipeline_tests.support.events import land, query
 
 HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
@@ -41,3 +44,50 @@ def test_overlapping_table_entries_refuse_the_hour(clickhouse, landing, landing_
     land(landing_dir, "a.ndjson", [data_api_line("x", "2026-11-22T10:40:00Z")], hour_dir="data-api/2026/11/22/10")
     with clickhouse.get_client() as client, pytest.raises(AttributionError, match="resource db-1$"):
         ingest_hour(client, landing, load_catalog(), HOUR)
+
+
+def _catalog_with(entries=(), **envoy_source) -> dict:
+    document = default_document()
+    document["attribution"]["entries"] = list(entries)
+    for source in document["sources"]:
+        if source["name"] == "envoy-gateway":
+            source.update(envoy_source)
+    return document
+
+
+def _entry(kind: str, key: str) -> dict:
+    return {"kind": kind, "key": key, "tenant_id": "acme", "billing_account_id": "ba-1"}
+
+
+def test_an_entry_of_a_kind_no_source_produces_warns():
+    """`route` is no kind of any source (Envoy Gateway's are httproute, tcproute, ...): it would never match."""
+    with pytest.warns(UnusedAttributionWarning, match=r"kind 'route' are never used.*httproute.*service"):
+        parse_catalog(_catalog_with([_entry("httproute", "team-a/web"), _entry("route", "team-a/web")]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_catalog(_catalog_with([_entry("httproute", "team-a/web"), _entry("service", "x.ns.svc.cluster.local"),
+                                     _entry("instance", "1"), _entry("resource", "db-1")]))
+        # A source whose pattern reads any kind could produce every entry's: nothing to warn about.
+        parse_catalog(_catalog_with([_entry("route", "a/b")], attribution_key={
+            "from": ["route_name"], "pattern": r"^(?P<kind>[a-z]+)/(?P<key>[^/]+/[^/]+)"}))
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ({"from": ["route_name"], "pattern": r"^(?P<kind>[a-z]+)/"}, "needs a named group"),
+    ({"from": ["route_name"], "pattern": r"^(?P<key>.+)$"}, "needs a named group"),
+    ({"from": ["route_name"], "kind": "svc", "pattern": r"^(?P<kind>[a-z]+)/(?P<key>.+)$"}, "not both"),
+    ({"from": ["path"], "kind": "svc", "pattern": r"^(?P<key>.+)$"}, "field roles"),
+    ({"from": ["route_name"], "kind": "svc", "pattern": r"^(?P<key>(?!x).+)$"}, "RE2"),
+    ({"from": ["route_name"], "kind": "svc", "pattern": r"^(?P<key>[a-"}, "does not compile"),
+])
+def test_attribution_key_is_checked_at_load(key, message):
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(_catalog_with(attribution_key=key))
+
+
+def test_a_data_api_source_takes_no_attribution_key():
+    document = default_document()
+    [data_api] = [s for s in document["sources"] if s["format"] == "data_api_billing_event"]
+    data_api["attribution_key"] = {"from": ["resource_id"], "kind": "resource", "pattern": "(?P<key>.+)"}
+    with pytest.raises(CatalogError, match="takes no attribution_key"):
+        parse_catalog(document)

@@ -8,6 +8,7 @@ ambiguous, so they are refused.
 """
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -79,3 +80,27 @@ def parse_attribution(raw) -> Attribution:
     if clashing := overlaps(entries):
         raise CatalogError(f"attribution intervals overlap for: {', '.join(sorted(set(clashing)))}")
     return Attribution(entries, table)
+
+
+class UnusedAttributionWarning(UserWarning):
+    """Attribution entries whose kind no source produces: they can never match a record."""
+
+
+def unproduced_kinds(attribution: Attribution, produced) -> list[str]:
+    """Kinds of `attribution`'s entries that none of `produced` (each source's kinds; None: any) holds."""
+    produced = list(produced)
+    if any(kinds is None for kinds in produced):
+        return []  # a source whose pattern reads any kind could produce every entry's
+    known = set().union(*produced) if produced else set()
+    return sorted({entry.kind for entry in attribution.entries} - known)
+
+
+def warn_unproduced_kinds(attribution: Attribution, sources) -> None:
+    """Warn (not refuse) about entries of kinds no source produces: such an entry is silently never
+    used, and the records meant for it quarantine as unattributed. A warning, because a catalog
+    may list an account's entries before its source lands; a typo'd kind shows up here at load."""
+    if unused := unproduced_kinds(attribution, (source.attribution_kinds for source in sources)):
+        produced = sorted({k for s in sources for k in (s.attribution_kinds or ())})
+        warnings.warn(f"attribution entries of kind {', '.join(repr(k) for k in unused)} are never used: no source "
+                      f"produces that kind (sources produce {', '.join(produced) or 'none'})",
+                      UnusedAttributionWarning, stacklevel=3)

@@ -101,12 +101,32 @@ def _accepted_counts_sql(events: str) -> str:
 def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -> tuple[str, dict]:
     """Each source's rejected lines in one pass over `lines`: those GX judged (their verdict), and
     malformed ones, which are exactly the lines that left no row in the source's mapped table
-    (found by that absence, so no line is parsed again here)."""
-    parts = [f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, ifNull(v.reason, 'malformed_json'), "
-             f"ifNull(v.detail, {mapping.parse_detail}), substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), "
-             f"{{loaded_at:DateTime('UTC')}} FROM `{lines}` AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row "
-             f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
-             for i, (_, mapping, mapped) in enumerate(sources)]
+    (found by that absence, so no line is parsed again here).
+
+    An `unattributed` line's detail names what was looked up, read off its mapped row (the first
+    unattributed event of the line): the kind, key and time that no entry covers, or, when no key
+    could be read, the mapping's `attr_lookup` column (what the record held where the key was
+    sought) if it has one. A rule's detail is one text for every line, and "no entry covers this
+    key" does not tell an operator which entry to add.
+    """
+    parts = []
+    for i, (_, mapping, mapped) in enumerate(sources):
+        detail, join = f"ifNull(v.detail, {mapping.parse_detail})", ""
+        if mapping.attributed:
+            lookup = "attr_lookup" if "attr_lookup" in mapping.columns else "''"
+            join = (f"LEFT ANY JOIN (SELECT row, argMin(join_kind, sub) AS kind, argMin(join_key, sub) AS key, "
+                    f"argMin(join_time, sub) AS at, argMin({lookup}, sub) AS looked FROM `{mapped}` "
+                    f"WHERE tenant_id IS NULL AND row IN (SELECT row FROM `{verdicts}` WHERE reason = 'unattributed') "
+                    "GROUP BY row) AS u ON l.row = u.row ")
+            detail = (f"multiIf(v.reason != 'unattributed' OR u.row IS NULL, {detail}, u.key != '', "
+                      "concat('no attribution entry covers kind ', u.kind, ' key ', u.key, ' at ', "
+                      "formatDateTime(u.at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')), "
+                      f"u.looked != '', u.looked, {detail})")
+        parts.append(
+            f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, ifNull(v.reason, 'malformed_json'), "
+            f"{detail}, substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), "
+            f"{{loaded_at:DateTime('UTC')}} FROM `{lines}` AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
+            f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))")
     sql = (f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at) "
            + " UNION ALL ".join(parts))
     return sql, {f"q{i}": source.name for i, (source, _, _) in enumerate(sources)}

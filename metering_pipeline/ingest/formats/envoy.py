@@ -1,53 +1,116 @@
-"""Envoy Gateway's default JSON access log: one HTTP request or one closed TCP connection a line.
+"""Envoy access logs (Envoy Gateway, the Envoy AI Gateway, Istio): one HTTP request or one closed TCP connection a line.
 
-Both generations parse: before 1.2.7 / 1.3.1 every value is a string with "-" for unset;
-later gateways write typed JSON with null. "-", null and a missing key all mean unset, so
-unset bytes and durations count as 0. A line is TCP when `protocol` is unset (never judged
-by `response_code`, which is 0 for TCP and for HTTP requests the client abandoned alike).
+Both Envoy Gateway generations parse: before 1.2.7 / 1.3.1 every value is a string with "-"
+for unset; later gateways write typed JSON with null. "-", null and a missing key all mean
+unset, so unset bytes and durations count as 0.
+
+HTTP or TCP is decided from every signal the line carries, because no single key is always
+there: the AI Gateway's documented formats have no `protocol` key at all, and `response_code`
+0 is both a TCP connection and an HTTP request the client abandoned.
+
+- HTTP signals: `protocol` set, a `method`, an `x-request-id`, a non-zero `response_code`, a
+  route kind (from `route_name` / `upstream_cluster`) httproute or grpcroute.
+- TCP signals: `protocol` written but unset (Envoy writes it for every HTTP stream, so a
+  format that logs it and has none is a TCP proxy line), a route kind tcproute, tlsroute or
+  udproute.
+- Only HTTP signals: HTTP. Only TCP signals: TCP. Both: quarantined `invalid_field`, never
+  billed as either, since billing an HTTP line as TCP (or the reverse) is a wrong invoice.
+  Neither (no protocol key, no method, id, status or route kind): quarantined
+  `missing_field` rather than guessed.
 
 - HTTP lines: id = x-request-id; bytes are body bytes.
 - TCP lines carry no id: id = "line-sha256:" + SHA-256 of the line's bytes, so a line
   shipped twice is one event. time = start_time, so a connection bills at its start.
-- Attribution key: kind, namespace and name from `route_name`, else `upstream_cluster`
-  (`httproute/<ns>/<name>/...`, `tcproute/<ns>/<name>/...`); a line with neither (NR,
-  route_not_found) is quarantined as unattributed.
+- Attribution key: the source's `attribution_key` (catalog/sources.py), by default Envoy
+  Gateway's `<kind>/<namespace>/<name>/...` in `route_name`, else `upstream_cluster`; a
+  line whose roles match no pattern (NR, route_not_found, an Istio `inbound|...` cluster) is
+  quarantined as unattributed, the detail naming what it looked at.
+- `data`: the derived members (protocol, route, bytes, durations, ...), then every other
+  member of the record as written, so a meter can read any field of the log
+  (`$["gen_ai.usage.input_tokens"]`); a member written "-" is null there, as everywhere in
+  this format.
 """
 
 from metering_pipeline.catalog import Source
 from metering_pipeline.ingest.formats.fields import Fields
-from metering_pipeline.ingest.formats.mapping import Mapping, json_integer, json_object, json_string
+from metering_pipeline.ingest.formats.mapping import Mapping, json_integer, json_string, record_json
 from metering_pipeline.validate.rules import RFC3339, matches, not_null
 
 COUNT = r"^[0-9]{1,18}$"
-ROUTE = "'^([a-z]+)/([^/]+/[^/]+)(/|$)'"
+# Route kinds by Envoy Gateway's naming, a signal of HTTP or TCP whatever the source's attribution key.
+ROUTE_KIND = "'^(httproute|grpcroute|tcproute|tlsroute|udproute)/'"
+HTTP_KINDS, TCP_KINDS = "('httproute', 'grpcroute')", "('tcproute', 'tlsroute', 'udproute')"
+UNSET_MEMBERS = "arrayMap(m -> (m.1, if(m.2 = '\"-\"', 'null', m.2)), _m0)"
 
 
 def _rules() -> list:
     return [
         not_null("missing_field", "f_start_time", "start_time is unset"),
+        matches("missing_field", "traffic", "^(http|tcp|conflict)$",
+                "neither HTTP nor TCP: no protocol, method, x-request-id, non-zero response_code or route kind says which"),
+        matches("invalid_field", "traffic", "^(http|tcp|unknown)$",
+                "HTTP and TCP signals disagree (protocol written unset or a tcp/tls/udp route kind, "
+                "yet a method, x-request-id, status or http/grpc route kind)"),
         not_null("missing_field", "id", "x-request-id is unset on an HTTP line"),
         matches("invalid_time", "f_start_time", RFC3339, "start_time is not RFC 3339"),
         matches("invalid_field", "f_response_code", r"^[0-9]{1,3}$", "response_code is not an HTTP status"),
         *(matches("invalid_value", f"f_{role}", COUNT, f"{role} is not a non-negative integer")
           for role in ("bytes_sent", "bytes_received", "duration")),
-        not_null("unattributed", "attr_key", "no route: route_name and upstream_cluster are unset (NR, route_not_found)"),
+        not_null("unattributed", "attr_key", "no attribution key: no role of the source's attribution_key matches its pattern"),
     ]
+
+
+def _written(fields: Fields, role: str) -> str:
+    """The record has the role's key at all (any value, null included)."""
+    reads = [f"{fields.line.raw(keys, args)} != ''" for keys, args in fields._paths(role)]
+    return f"({' OR '.join(reads)})" if reads else "false"
+
+
+def _first_match(roles: tuple[str, ...], pattern: str, then) -> str:
+    """`then(f_<role>)` for the first role whose value matches `pattern`, else NULL."""
+    branches = [f"match(ifNull(f_{role}, ''), {pattern}), {then(f'f_{role}')}" for role in roles]
+    return f"multiIf({', '.join(branches)}, NULL)"
+
+
+def _lookup_detail(roles: tuple[str, ...]) -> str:
+    """What the key was looked up in, for an unattributed line's quarantine detail (ingest/hour.py)."""
+    shown = ", ', ', ".join(f"'{role} ', if(f_{role} IS NULL, 'unset', concat('\"', f_{role}, '\"'))" for role in roles)
+    return (f"if({' AND '.join(f'f_{role} IS NULL' for role in roles)}, "
+            f"'no route: {' and '.join(roles)} {'are' if len(roles) > 1 else 'is'} unset (NR, route_not_found)', "
+            f"concat('no attribution key: the attribution_key pattern matches none of ', {shown}))")
 
 
 def mapping(source: Source, prefix: str) -> Mapping:
     fields = Fields(source, prefix, unset=("-",))
+    key = source.attribution_key
     cols = fields.role_columns()
-    cols["raw_type"] = "if(f_protocol IS NULL, 'tcp', 'http')"
+    cols["route_kind"] = _first_match(("route_name", "upstream_cluster"), ROUTE_KIND, lambda v: f"extract({v}, {ROUTE_KIND})")
+    http = [("f_protocol IS NOT NULL", "protocol"), ("f_method IS NOT NULL", "method"),
+            ("f_request_id IS NOT NULL", "x-request-id"),
+            ("match(ifNull(f_response_code, ''), '^0*[1-9][0-9]*$')", "response_code"),
+            (f"route_kind IN {HTTP_KINDS}", "route kind")]
+    tcp = [(f"{_written(fields, 'protocol')} AND f_protocol IS NULL", "protocol unset"), (f"route_kind IN {TCP_KINDS}", "route kind")]
+    cols["http_signals"] = "arrayFilter(s -> s != '', [" + ", ".join(f"if({c}, '{n}', '')" for c, n in http) + "])"
+    cols["tcp_signals"] = "arrayFilter(s -> s != '', [" + ", ".join(f"if({c}, '{n}', '')" for c, n in tcp) + "])"
+    cols["traffic"] = ("multiIf(notEmpty(http_signals) AND notEmpty(tcp_signals), 'conflict', "
+                       "notEmpty(http_signals), 'http', notEmpty(tcp_signals), 'tcp', 'unknown')")
+    # A conflicting line keeps the HTTP type (never TCP) and is quarantined by its rule; an unknown one has none.
+    cols["raw_type"] = "multiIf(traffic = 'tcp', 'tcp', traffic = 'unknown', NULL, 'http')"
     cols["type"] = fields.event_type("raw_type")
     cols["source"] = fields.bind("source", source.name)
     cols["id"] = "if(raw_type = 'http', f_request_id, concat('line-sha256:', lower(hex(SHA256(raw)))))"
     cols["time"] = "parseDateTime64BestEffortOrNull(f_start_time, 6, 'UTC')"
-    cols["route"] = "coalesce(f_route_name, f_upstream_cluster)"
-    cols["attr_kind"] = f"nullIf(extract(ifNull(route, ''), {ROUTE}), '')"
-    cols["attr_key"] = f"nullIf(regexpExtract(ifNull(route, ''), {ROUTE}, 2), '')"
+    pattern = fields.bind("key_pattern", key.pattern)
+    cols["attr_from"] = _first_match(key.roles, pattern, lambda v: v)
+    kind = (fields.bind("key_kind", key.kind) if key.kind else
+            f"regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_kind_group:UInt16}})")
+    fields.params[f"{prefix}_kind_group"], fields.params[f"{prefix}_key_group"] = key.kind_group, key.key_group
+    cols["attr_key"] = f"nullIf(regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_key_group:UInt16}}), '')"
+    cols["attr_kind"] = f"if(attr_key IS NULL, NULL, nullIf({kind}, ''))"
+    cols["attr_lookup"] = _lookup_detail(key.roles)
     counts = {role: f"coalesce(f_{role}, '0')" for role in ("bytes_sent", "bytes_received", "duration")}
     seconds = f"if(match({counts['duration']}, '{COUNT}'), toString(toDecimal128({counts['duration']}, 3) / 1000), 'null')"
-    cols["data"] = json_object({
+    cols["data"] = record_json({
         "protocol": json_string("f_protocol"),
         "method": json_string("f_method"),
         "authority": json_string("f_authority"),
@@ -58,5 +121,5 @@ def mapping(source: Source, prefix: str) -> Mapping:
         "bytes_received": json_integer(counts["bytes_received"]),
         "duration_ms": json_integer(counts["duration"]),
         "duration_seconds": seconds,
-    })
+    }, UNSET_MEMBERS)
     return Mapping(cols, fields.params, _rules(), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

@@ -68,17 +68,34 @@ class Fields:
         return {f"f_{role}": self.text(role) for role in FORMAT_SPECS[self.source.format].roles}
 
     def event_type(self, raw_type: str) -> str:
-        """The catalog's event_types applied to `raw_type`: exact matches, then `*`, else the type read."""
-        def render(parts: tuple[str, ...], n: int) -> str:
-            pieces = [self.bind(f"t{n}_{i}", part) if i % 2 == 0 else
-                      (f"ifNull({raw_type}, '')" if part == "type" else f"ifNull(f_{part}, '')")
-                      for i, part in enumerate(parts)]
-            return f"concat({', '.join(pieces)}, '')"
-        branches, fallback = [], raw_type
-        for n, (raw, parts) in enumerate(self.source.event_types.items()):
-            if raw == "*":
-                fallback = render(parts, n)
+        """The catalog's event_types applied to `raw_type`: exact matches, then `*`, else the type read.
+
+        A raw type's templates are tried in order; a template applies only when every field role
+        it names is set (`f_<role>` not NULL: present, not null, not blank), and when none does
+        the type is NULL, quarantined `missing_field`. It never falls through to `*` or to a
+        template with an empty piece: either would meter the record as a type the catalog did
+        not map it to. `{type}` is the raw type itself, set whenever a type is read at all.
+        Literal pieces and raw types are bound parameters, so a catalog value is never SQL.
+        """
+        def render(templates: tuple[tuple[str, ...], ...], n: int) -> str:
+            branches = []
+            for j, parts in enumerate(templates):
+                pieces = [self.bind(f"t{n}_{j}_{i}", part) if i % 2 == 0 else
+                          (raw_type if part == "type" else f"f_{part}") for i, part in enumerate(parts)]
+                text = f"concat({', '.join(pieces)}, '')"
+                roles = sorted({part for part in parts[1::2] if part != "type"})
+                if not roles:  # always applies; parse_templates allows this only as the last one
+                    branches.append(text)
+                    break
+                branches.append(f"{' AND '.join(f'f_{role} IS NOT NULL' for role in roles)}, {text}")
             else:
-                branches.append(f"{raw_type} = {self.bind(f'k{n}', raw)}, {render(parts, n)}")
+                branches.append(NULL_TEXT)
+            return f"multiIf({', '.join(branches)})" if len(branches) > 1 else branches[0]
+        branches, fallback = [], raw_type
+        for n, (raw, templates) in enumerate(self.source.event_types.items()):
+            if raw == "*":
+                fallback = render(templates, n)
+            else:
+                branches.append(f"{raw_type} = {self.bind(f'k{n}', raw)}, {render(templates, n)}")
         chosen = f"multiIf({', '.join(branches + [fallback])})" if branches else fallback
         return f"if({raw_type} IS NULL, NULL, {chosen})"
