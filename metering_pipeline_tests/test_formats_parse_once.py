@@ -120,6 +120,7 @@ class PerCallLine:
         self.columns = {}
 
     ok = JSON_OBJECT
+    record = "JSONExtractKeysAndValuesRaw(raw)"
 
     def raw(self, keys, args):
         return f"JSONExtractRaw(raw, {', '.join(args)})"
@@ -163,7 +164,7 @@ def load(client, table: str, source: str, lines: list[bytes]) -> None:
 
 def old_and_new(monkeypatch, source, prefix="s0"):
     with monkeypatch.context() as patched:
-        for name in ("__init__", "ok", "raw", "kind", "string", "text", "object", "members"):
+        for name in ("__init__", "ok", "record", "raw", "kind", "string", "text", "object", "members"):
             patched.setattr(ParsedLine, name, PerCallLine.__dict__[name])
         old = format_mapping(source, prefix)
     return old, format_mapping(source, prefix)

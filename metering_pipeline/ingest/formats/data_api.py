@@ -69,5 +69,5 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["attr_key"] = "f_resource_id"
     members = {"event_type": json_string("f_event_type"), "usage": "ifNull(toString(usage), 'null')"}
     members.update({role: json_string(f"f_{role}") for role in DIMENSIONS})
-    cols["data"] = record_json(members)
+    cols["data"] = record_json(members, fields.line.record)
     return Mapping(cols, fields.params, _rules(source), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

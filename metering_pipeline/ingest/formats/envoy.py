@@ -40,7 +40,11 @@ COUNT = r"^[0-9]{1,18}$"
 # Route kinds by Envoy Gateway's naming, a signal of HTTP or TCP whatever the source's attribution key.
 ROUTE_KIND = "'^(httproute|grpcroute|tcproute|tlsroute|udproute)/'"
 HTTP_KINDS, TCP_KINDS = "('httproute', 'grpcroute')", "('tcproute', 'tlsroute', 'udproute')"
-UNSET_MEMBERS = "arrayMap(m -> (m.1, if(m.2 = '\"-\"', 'null', m.2)), _m0)"
+
+
+def unset_members(record: str) -> str:
+    """The record's members with Envoy's "-" (unset) written as null, as every field of this format reads it."""
+    return f"arrayMap(m -> (m.1, if(m.2 = '\"-\"', 'null', m.2)), {record})"
 
 
 def _rules() -> list:
@@ -121,5 +125,5 @@ def mapping(source: Source, prefix: str) -> Mapping:
         "bytes_received": json_integer(counts["bytes_received"]),
         "duration_ms": json_integer(counts["duration"]),
         "duration_seconds": seconds,
-    }, UNSET_MEMBERS)
+    }, unset_members(fields.line.record))
     return Mapping(cols, fields.params, _rules(), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

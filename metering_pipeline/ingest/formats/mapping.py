@@ -57,12 +57,12 @@ def json_object(members: dict[str, str], rest: str = "''") -> str:
     return f"concat('{{', {body}, {rest}, '}}')"
 
 
-def record_json(derived: dict[str, str], members: str = "_m0") -> str:
+def record_json(derived: dict[str, str], members: str) -> str:
     """`data` for a format that derives fields: the derived members, then every other top-level
     member of the record as it was written, so a meter can read any field of the record
     (`$["gen_ai.usage.input_tokens"]`) and a derived name always means the derived value.
 
-    `members` is the record's (key, JSON text) pairs (ParsedLine's `_m0`); a key the record
+    `members` is the record's (key, JSON text) pairs (`ParsedLine.record`); a key the record
     repeats keeps its first occurrence only, as the JSON functions read it.
     """
     keys = "[" + ", ".join(f"'{key}'" for key in derived) + "]"

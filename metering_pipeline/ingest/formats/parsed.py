@@ -50,6 +50,11 @@ class ParsedLine:
         self._found: dict[tuple, str] = {}  # path -> its text as found through the member lists
 
     @property
+    def record(self) -> str:
+        """`JSONExtractKeysAndValuesRaw(raw)`: the record's top-level (key, JSON text) pairs, from the parse."""
+        return "_m0"
+
+    @property
     def ok(self) -> str:
         """The line is valid UTF-8 holding one JSON object (mapping.JSON_OBJECT), read off the parse."""
         return OBJECT_OK.format(members="_m0")
