@@ -21,7 +21,9 @@ class FormatSpec:
 
 
 FORMAT_SPECS = {
-    "cloudevents": FormatSpec(),
+    # Every role defaults to the CloudEvents attribute of its name ($.subject, ...); a source maps one
+    # elsewhere, or to a list tried in order (subject: [$.subject, $.data.customerId]).
+    "cloudevents": FormatSpec(optional=("id", "source", "type", "subject", "time")),
     "envoy_access_log": FormatSpec(
         required=("start_time", "protocol", "request_id", "route_name", "upstream_cluster",
                   "bytes_sent", "bytes_received", "duration"),
@@ -31,7 +33,9 @@ FORMAT_SPECS = {
     ),
     "billing_client_event": FormatSpec(
         required=("unique_key", "instance_id", "occurred_at", "amounts"),
-        optional=("metadata",),
+        # amount_type / amount_value: the records fluentd stores (Event.toRecords); unmapped,
+        # a source reads Events only.
+        optional=("metadata", "amount_type", "amount_value"),
         attributed=True,
     ),
     "data_api_billing_event": FormatSpec(
