@@ -18,6 +18,10 @@ def edited(edit) -> dict:
     return document
 
 
+def source_entry(document: dict, name: str) -> dict:
+    return next(s for s in document["sources"] if s["name"] == name)
+
+
 def meter_entry(document: dict, name: str) -> dict:
     return next(m for m in document["meters"] if m["name"] == name)
 
@@ -66,14 +70,14 @@ def test_meters_default_to_published_and_phase_is_checked():
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda d: d["sources"][1]["fields"].pop("start_time"), r"required but unmapped: \['start_time'\]"),
-        (lambda d: d["sources"][1]["fields"].update(colour="$.colour"), r"unknown to envoy_access_log: \['colour'\]"),
-        (lambda d: d["sources"][2]["fields"].update(amounts="amounts"), "JSONPath"),
-        (lambda d: d["sources"][2]["fields"].update(occurred_at=[]), "needs a JSONPath"),
-        (lambda d: d["sources"][2].pop("attribution_kind"), "needs an attribution_kind"),
-        (lambda d: d["sources"][1].update(attribution_kind="route"), "takes no attribution_kind"),
-        (lambda d: d["sources"][3]["event_types"].update(x="data-api/{colour}"), r"unknown fields \['colour'\]"),
-        (lambda d: d["sources"][3]["event_types"].update(x="data-api/{type"), "stray brace"),
+        (lambda d: source_entry(d, "envoy-gateway")["fields"].pop("start_time"), r"required but unmapped: \['start_time'\]"),
+        (lambda d: source_entry(d, "envoy-gateway")["fields"].update(colour="$.colour"), r"unknown to envoy_access_log: \['colour'\]"),
+        (lambda d: source_entry(d, "billing-client")["fields"].update(amounts="amounts"), "JSONPath"),
+        (lambda d: source_entry(d, "billing-client")["fields"].update(occurred_at=[]), "needs a JSONPath"),
+        (lambda d: source_entry(d, "billing-client").pop("attribution_kind"), "needs an attribution_kind"),
+        (lambda d: source_entry(d, "envoy-gateway").update(attribution_kind="route"), "takes no attribution_kind"),
+        (lambda d: source_entry(d, "data-api")["event_types"].update(x="data-api/{colour}"), r"unknown fields \['colour'\]"),
+        (lambda d: source_entry(d, "data-api")["event_types"].update(x="data-api/{type"), "stray brace"),
         (lambda d: d["attribution"].update(table="attribution; DROP TABLE events"), "plain identifier"),
         (lambda d: d["attribution"].update(entries=[
             {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "a", "valid_to": "2026-11-22T10:30:00Z"},

@@ -6,8 +6,13 @@ from metering_pipeline_tests.support.events import KEY, land, line, materializat
 
 BAD = {
     "malformed_json": ["{not json", "[1, 2]", b"\xff\xfe{}".decode("latin-1")],
-    "missing_field": [json.dumps({"specversion": "1.0", "id": "m1", "source": "edge", "type": "gateway.request", "time": "2026-11-22T10:00:00Z"})],
-    "invalid_field": [line("f1", specversion="0.3"), line("f2", subject=42), line("f3", id=""), line("f4", data="text")],
+    # A dedup key or tenant absent, null or blank (empty or only whitespace) is missing, never a key events share.
+    "missing_field": [json.dumps({"specversion": "1.0", "id": "m1", "source": "edge", "type": "gateway.request", "time": "2026-11-22T10:00:00Z"}),
+                      line("", subject="blank-id"), line("   "), line("m2", source=" "), line("m3", type="\t "),
+                      line("m4", subject="  "), line("m5", subject=None)],
+    # A JSON type the producer never writes for the attribute: an id or source as a number, a tenant as an object.
+    "invalid_field": [line("f1", specversion="0.3"), line("f2", subject=42), line("f4", data="text"),
+                      line(7, subject="numeric-id"), line("f5", source=3), line("f6", subject={"customerId": "acme"})],
     "invalid_time": [line("t1", time="yesterday"), line("t2", time="2026-11-22 10:00:00")],
     "wrong_partition": [line("w1", time="2026-11-22T11:00:00Z"), line("w2", time="2026-11-22T09:59:59.999999Z")],
     "unknown_event_type": [line("u1", type="coffee.brewed")],

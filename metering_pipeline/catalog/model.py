@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from metering_pipeline.catalog.attribution import Attribution, parse_attribution
+from metering_pipeline.catalog.attribution import Attribution, parse_attribution, warn_unproduced_kinds
 from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.jsonpath import parse_jsonpath
+from metering_pipeline.catalog.openmeter import openmeter_meters
 from metering_pipeline.catalog.sources import Source, parse_source
 
 AGGREGATIONS = ("count", "sum", "max", "min", "unique_count")
@@ -105,7 +106,7 @@ def parse_catalog(document: dict) -> Catalog:
     if not isinstance(document, dict):
         raise CatalogError("catalog must be a mapping with 'sources' and 'meters'")
     sources = tuple(parse_source(entry) for entry in document.get("sources") or [])
-    meters = tuple(_meter(entry) for entry in document.get("meters") or [])
+    meters = tuple(_meter(entry) for entry in [*(document.get("meters") or []), *openmeter_meters(document.get("openmeter"))])
     if not sources or not meters:
         raise CatalogError("catalog needs at least one source and one meter")
     for kind, names in (("source", [s.name for s in sources]), ("meter", [m.name for m in meters])):
@@ -113,6 +114,7 @@ def parse_catalog(document: dict) -> Catalog:
         if duplicated:
             raise CatalogError(f"duplicate {kind} names: {duplicated}")
     attribution = parse_attribution(document.get("attribution"))
+    warn_unproduced_kinds(attribution, sources)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution)

@@ -55,7 +55,8 @@ KEY = "2026-11-22-10:00"
 HOUR_PATH = "2026/11/22/10"
 FIXTURES = REPO / "metering_pipeline_tests" / "fixtures"
 PLACEHOLDER_ENV = {  # set when the fork server imports the definitions, so every resource reads the environment
-    "METERING_QUOTAS": "/nonexistent/placeholder",
+    # Definitions check the quota file against the catalog when they load: an existing, valid file.
+    "METERING_QUOTAS": str(REPO / "metering_pipeline" / "alerts" / "quotas.example.yaml"),
     "METERING_CLICKHOUSE_URL": "chdb:///nonexistent/placeholder",
     "METERING_LANDING_URL": "/nonexistent/placeholder",
     "METERING_EXPORT_URL": "/nonexistent/placeholder",

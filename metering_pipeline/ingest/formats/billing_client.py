@@ -155,4 +155,4 @@ def mapping(source: Source, prefix: str) -> Mapping:
     })
     return Mapping(cols, fields.params, _rules(), attributed=True, explode=explode,
                    line=fields.line.columns, line_ok=fields.line.ok,
-                   records=f"[replaceRegexpOne(line, {FLUENTD_PREFIX}, '')]")
+                   records=f"[replaceRegexpOne(line, {FLUENTD_PREFIX}, '')]", records_when=f"match(line, {FLUENTD_PREFIX})")

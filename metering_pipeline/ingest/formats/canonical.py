@@ -18,14 +18,26 @@ RECORD_STRIDE = 1 << 16  # exploded items per record, in `sub`
 
 
 def _lines(mapping: Mapping, lines: str) -> str:
-    """The source's lines as `raw`, one row per JSON record a line holds (`Mapping.records`)."""
-    where = f"WHERE landing_source = {{mapped_source:String}}"
-    if not mapping.records:
-        return f"SELECT row, source_file, line_no, length(raw) AS line_bytes, toUInt32(1) AS record_no, raw FROM `{lines}` {where}"
-    # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
-    return (f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw "
-            f"FROM (SELECT row, source_file, line_no, raw AS line FROM `{lines}` {where}) "
-            f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no")
+    """The source's lines as `raw`, one row per JSON record a line holds (`Mapping.records`).
+
+    Only the lines `records_when` picks pay for the split (a batch is rare, plain lines are
+    the hour); the others are their own record.
+    """
+    source = f"SELECT row, source_file, line_no, raw AS line FROM `{lines}` WHERE landing_source = {{mapped_source:String}}"
+    if mapping.records and mapping.records_when:
+        whole, split = f"{source} AND NOT ({mapping.records_when})", f"{source} AND ({mapping.records_when})"
+    elif mapping.records:
+        whole, split = "", source
+    else:
+        whole, split = source, ""
+    parts = []
+    if whole:
+        parts.append(f"SELECT row, source_file, line_no, length(line) AS line_bytes, toUInt32(1) AS record_no, line AS raw FROM ({whole})")
+    if split:
+        # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
+        parts.append(f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw FROM ({split}) "
+                     f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no")
+    return " UNION ALL ".join(parts)
 
 
 def _inner(mapping: Mapping, lines: str) -> str:

@@ -39,6 +39,7 @@ class Mapping:
     line: dict[str, str] = field(default_factory=dict)  # per-line columns, evaluated in order
     line_ok: str = JSON_OBJECT  # the lines to map (see above); may use `line`
     records: str = ""  # Array(String) over `line`: the JSON records the landing line holds (see above)
+    records_when: str = ""  # a cheap predicate over `line`: only lines where it holds go through `records`
 
 
 def json_string(expr: str) -> str:
