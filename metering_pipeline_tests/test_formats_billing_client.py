@@ -96,10 +96,10 @@ def test_billing_client_fixture_golden_usage(clickhouse, landing, landing_dir, t
     assert got == {k: Decimal(v) for k, v in expected.items()}
 
     assert quarantine_reasons(clickhouse, "billing-client") == {
-        "invalid_field": 1,  # amounts {}
+        "missing_field": 2,  # amounts {} (no amount at all), no occurred_at
         "invalid_value": 2,  # an amount of 1.5, a negative amount
         "unattributed": 1,  # instance 9999 has no entry
-        "invalid_time": 1, "malformed_json": 1, "unknown_event_type": 1, "missing_field": 1,
+        "invalid_time": 1, "malformed_json": 1, "unknown_event_type": 1,
     }
     meta = materialization_metadata(result, "accepted_events")
     # 14 lines: 5 accepted (k-1, k-2, k-3, k-11 and k-2's resend, which has one new amount), 1 duplicate (k-1 again).

@@ -34,7 +34,7 @@ there: the AI Gateway's documented formats have no `protocol` key at all, and `r
 from metering_pipeline.catalog import Source
 from metering_pipeline.ingest.formats.fields import Fields
 from metering_pipeline.ingest.formats.mapping import Mapping, json_integer, json_string, record_json
-from metering_pipeline.validate.rules import RFC3339, matches, not_null
+from metering_pipeline.validate.rules import RFC3339, Rule, matches, not_null
 
 COUNT = r"^[0-9]{1,18}$"
 # Route kinds by Envoy Gateway's naming, a signal of HTTP or TCP whatever the source's attribution key.
@@ -45,6 +45,21 @@ HTTP_KINDS, TCP_KINDS = "('httproute', 'grpcroute')", "('tcproute', 'tlsroute', 
 def unset_members(record: str) -> str:
     """The record's members with Envoy's "-" (unset) written as null, as every field of this format reads it."""
     return f"arrayMap(m -> (m.1, if(m.2 = '\"-\"', 'null', m.2)), {record})"
+
+
+# The JSON types Envoy writes: strings for these roles in both generations; counts as strings
+# (first generation) or numbers (typed). Anything else was not written by Envoy: invalid_field.
+STRING_ROLES = ("start_time", "protocol", "method", "request_id", "authority", "route_name", "upstream_cluster",
+                "response_flags")
+COUNT_ROLES = ("bytes_sent", "bytes_received", "duration", "response_code")
+COUNT_KINDS = ["String", "Int64", "UInt64", "Double"]
+
+
+def _type_rules(source: Source) -> list:
+    mapped = [role for role in (*STRING_ROLES, *COUNT_ROLES) if role in source.fields]
+    return [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{role}_kind",
+                 f"{role} must be a JSON {'string' if role in STRING_ROLES else 'number or numeric string'}",
+                 {"value_set": ["String"] if role in STRING_ROLES else COUNT_KINDS}) for role in mapped]
 
 
 def _rules() -> list:
@@ -88,6 +103,8 @@ def mapping(source: Source, prefix: str) -> Mapping:
     fields = Fields(source, prefix, unset=("-",))
     key = source.attribution_key
     cols = fields.role_columns()
+    for rule in _type_rules(source):
+        cols[rule.column] = fields.kind(rule.column.removesuffix("_kind"))
     cols["route_kind"] = _first_match(("route_name", "upstream_cluster"), ROUTE_KIND, lambda v: f"extract({v}, {ROUTE_KIND})")
     http = [("f_protocol IS NOT NULL", "protocol"), ("f_method IS NOT NULL", "method"),
             ("f_request_id IS NOT NULL", "x-request-id"),
@@ -126,4 +143,4 @@ def mapping(source: Source, prefix: str) -> Mapping:
         "duration_ms": json_integer(counts["duration"]),
         "duration_seconds": seconds,
     }, unset_members(fields.line.record))
-    return Mapping(cols, fields.params, _rules(), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)
+    return Mapping(cols, fields.params, _rules() + _type_rules(source), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)
