@@ -21,7 +21,7 @@ USAGE_HOURLY = "usage_hourly"
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=CLICKHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec("event_counts_match", asset=USAGE_HOURLY,
-                                   description="Each meter's event_count equals the hour's accepted events of its type")],
+                                   description="Each meter's event_count equals the hour's accepted events of its type (with its value, for missing_value: skip)")],
 )
 def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource):
     loaded = catalog.load()
