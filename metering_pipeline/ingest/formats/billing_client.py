@@ -84,7 +84,7 @@ def _from_line(fields: Fields, role: str) -> str:
     number beyond the 64-bit integers has become a quoted string; where a member's text is a
     quoted integer, the reads below ask the line instead (rare: real producers never write one).
     """
-    _, args = fields._paths(role)[0]
+    _, args = fields.paths(role)[0]
     return f"JSONExtractKeysAndValuesRaw(raw, {', '.join(args)})"
 
 

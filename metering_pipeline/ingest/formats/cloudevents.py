@@ -75,8 +75,7 @@ def mapping(source: Source, prefix: str) -> Mapping:
     def paths(role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         if role not in mapped:
             return [((role,), (f"'{role}'",))]
-        return [(keys, tuple(fields.bind(f"{role}_{i}_{k}", key) for k, key in enumerate(keys)))
-                for i, keys in enumerate(mapped[role])]
+        return fields.paths(role)
 
     cols = {"specversion_kind": line.kind(("specversion",), ("'specversion'",))}
     for role in ROLES:

@@ -81,7 +81,7 @@ def _rules() -> list:
 
 def _written(fields: Fields, role: str) -> str:
     """The record has the role's key at all (any value, null included)."""
-    reads = [f"{fields.line.raw(keys, args)} != ''" for keys, args in fields._paths(role)]
+    reads = [f"{fields.line.raw(keys, args)} != ''" for keys, args in fields.paths(role)]
     return f"({' OR '.join(reads)})" if reads else "false"
 
 

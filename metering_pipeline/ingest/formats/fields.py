@@ -38,7 +38,8 @@ class Fields:
     def _path(self, role: str, index: int, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.bind(f"{role}_{index}_{k}", key) for k, key in enumerate(keys))
 
-    def _paths(self, role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    def paths(self, role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The role's JSONPaths in catalog order, each as (keys, bound SQL for the keys)."""
         return [(keys, self._path(role, i, keys)) for i, keys in enumerate(self.source.fields.get(role, ()))]
 
     def text(self, role: str) -> str:
@@ -48,7 +49,7 @@ class Fields:
         attribution key of spaces would otherwise become a key that different records share.
         """
         exprs = []
-        for keys, args in self._paths(role):
+        for keys, args in self.paths(role):
             expr = self.line.text(keys, args)
             for value in self.unset:
                 expr = f"nullIf({expr}, '{value}')"
@@ -57,12 +58,12 @@ class Fields:
 
     def kind(self, role: str) -> str:
         """JSON type of the first present path ('Object', 'String', ...); NULL when absent or null."""
-        kinds = [self.line.kind(keys, args) for keys, args in self._paths(role)]
+        kinds = [self.line.kind(keys, args) for keys, args in self.paths(role)]
         return f"coalesce({', '.join(kinds)})" if len(kinds) > 1 else (kinds[0] if kinds else NULL_TEXT)
 
     def members(self, role: str) -> str:
         """The (key, JSON text) pairs of the object at the role's first path; empty when it is not an object."""
-        return self.line.members(*self._paths(role)[0])
+        return self.line.members(*self.paths(role)[0])
 
     def role_columns(self) -> dict[str, str]:
         return {f"f_{role}": self.text(role) for role in FORMAT_SPECS[self.source.format].roles}
