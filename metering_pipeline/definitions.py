@@ -1,25 +1,41 @@
-"""The one entry point: every asset, check, schedule, sensor and resource, with cross-cutting policy applied once.
+"""The one entry point: every asset, check, schedule, sensor and resource, with cross-cutting policy enforced once.
 
-Cross-cutting policy lives here and nowhere else: every ClickHouse step is in the
-`clickhouse` pool (set on the assets, limited in dagster.yaml), freshness checks cover the
-billing-relevant assets, and resources read their configuration from the environment.
+Cross-cutting policy is defined in one place and enforced here: every asset step is
+hourly-partitioned, backfills as one run and is in the `clickhouse` pool (schedules.ASSET_POLICY,
+limited in dagster.yaml; `with_policy` refuses an asset without it, so a new module cannot
+forget it), freshness checks cover the billing-relevant assets, and resources read their
+configuration from the environment. Each module registers only what it owns.
 """
 
 import dagster as dg
 
 from metering_pipeline.alerts import alert_resources, check_quota_file, usage_alerts
 from metering_pipeline.dbt import DBT_RESOURCE_KEY, build_dbt_assets, dbt_resource
-from metering_pipeline.export import billing_export
+from metering_pipeline.export.assets import BILLING_EXPORT, billing_export
 from metering_pipeline.freshness import build_freshness
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore
-from metering_pipeline.schedules import hourly_job, hourly_schedule
+from metering_pipeline.schedules import ASSET_POLICY, hourly_job, hourly_schedule
 from metering_pipeline.sensors import landing_zone, late_file_sensor, late_files_check
 from metering_pipeline.settings import setting
 from metering_pipeline.usage.assets import usage_hourly
+from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
-FRESHNESS_GUARDED = ("usage_hourly", "billing_export")
+FRESHNESS_GUARDED = (USAGE_HOURLY, BILLING_EXPORT)
+
+
+def with_policy(assets: list) -> list:
+    """The assets, if each carries ASSET_POLICY (external asset specs have no steps and are left as they are)."""
+    for asset in assets:
+        if not isinstance(asset, dg.AssetsDefinition):
+            continue
+        found = {"partitions_def": asset.partitions_def, "backfill_policy": asset.backfill_policy, "pool": asset.op.pool}
+        wrong = sorted(name for name, value in ASSET_POLICY.items() if found[name] != value)
+        if wrong:
+            names = ", ".join(key.to_user_string() for key in asset.keys)
+            raise dg.DagsterInvalidDefinitionError(f"{names}: {', '.join(wrong)} differ from schedules.ASSET_POLICY")
+    return assets
 
 
 def resources() -> dict:
@@ -37,7 +53,7 @@ check_quota_file()
 freshness = build_freshness(*FRESHNESS_GUARDED)
 
 defs = dg.Definitions(
-    assets=[landing_zone, ingest, usage_hourly, build_dbt_assets(), usage_alerts, billing_export],
+    assets=with_policy([landing_zone, ingest, usage_hourly, build_dbt_assets(), usage_alerts, billing_export]),
     asset_checks=[late_files_check, *freshness.checks],
     jobs=[hourly_job, *freshness.jobs],
     schedules=[hourly_schedule, *freshness.schedules],

@@ -29,12 +29,12 @@ def run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
 def usage_table() -> list[tuple]:
     """The day's usage per tenant and meter from the analysts' `usage_daily` mart (dimensions rolled up)."""
     from metering_pipeline.resources import ClickHouseResource
+    from metering_pipeline.usage.aggregation import rollup
 
     clickhouse = ClickHouseResource(url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"))
     with clickhouse.get_client(purpose="demo report") as client:
         return client.query(
-            "SELECT tenant_id, meter, any(unit), "
-            "multiIf(any(aggregation) = 'max', max(value), any(aggregation) = 'min', min(value), sum(value)), "
+            f"SELECT tenant_id, meter, any(unit), {rollup()}, "
             "sum(event_count) FROM {marts:Identifier}.usage_daily WHERE day = {day:Date} "
             "GROUP BY tenant_id, meter ORDER BY tenant_id, meter",
             parameters={"marts": f"{clickhouse.database}_analytics", "day": FIRST_HOUR.date()},
@@ -42,7 +42,7 @@ def usage_table() -> list[tuple]:
 
 
 def export_keys() -> list[str]:
-    from metering_pipeline.export import exported_keys
+    from metering_pipeline.export.store import exported_keys
     from metering_pipeline.resources import ClickHouseResource
     from metering_pipeline.resources.export_store import ExportStore
 

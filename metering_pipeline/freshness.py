@@ -10,15 +10,13 @@ once per missing hour to the alert webhook, if one is configured.
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecordStatus,
-)
 
 from metering_pipeline.alerts.webhook import AlertWebhook
 from metering_pipeline.partitions import partition_key_for
+from metering_pipeline.schedules import utc_now
 
 DELAY_ENV = "METERING_FRESHNESS_DELAY_HOURS"
 CHECK_NAME = "last_complete_hour_fresh"
@@ -37,17 +35,25 @@ def due_hour(now: datetime, delay: timedelta) -> str:
     return partition_key_for((now - delay).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1))
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def _last_evaluation(instance, check_key: dg.AssetCheckKey, page: int = 20) -> dg.AssetCheckEvaluation | None:
+    """The newest completed evaluation of the check, skipping executions that are only planned (this
+    run's own, concurrent runs', runs that died before the check) and have no evaluation yet."""
+    cursor = None
+    while True:
+        records = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=page, cursor=cursor)
+        for record in records:
+            event = record.event.dagster_event if record.event else None
+            if event is not None and isinstance(event.event_specific_data, dg.AssetCheckEvaluation):
+                return event.event_specific_data
+        if len(records) < page:
+            return None
+        cursor = records[-1].id
 
 
 def _already_alerted(instance, check_key: dg.AssetCheckKey, due: str) -> bool:
     """Did the last completed evaluation already alert for this same due hour? (This run's own is only planned.)"""
-    records = instance.event_log_storage.get_asset_check_execution_history(
-        check_key, limit=1, status={AssetCheckExecutionRecordStatus.FAILED})
-    record = records[0] if records else None
-    evaluation = record.event.dagster_event.event_specific_data if record and record.event and record.event.dagster_event else None
-    metadata = getattr(evaluation, "metadata", None) or {}
+    evaluation = _last_evaluation(instance, check_key)
+    metadata = evaluation.metadata if evaluation is not None and not evaluation.passed else {}
     due_value, alerted = metadata.get("due_hour"), metadata.get("alerted")
     return bool(due_value and due_value.value == due and alerted and alerted.value)
 

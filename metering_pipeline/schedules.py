@@ -1,14 +1,31 @@
-"""The hourly schedule: a few minutes after each hour closes, run that hour through the whole graph."""
+"""When the pipeline runs: the clock, the policy every asset step shares, the hourly job and its schedule.
 
-from datetime import datetime, timedelta
+The cross-cutting asset policy is defined here, once, and definitions.py refuses to load an
+asset without it: every asset is partitioned by hour (the unit of work, rerun and billing
+window), a backfill of many hours is one run (each step loops over its hours holding one
+ClickHouse client), and every step is in the `clickhouse` pool (limited in dagster.yaml), as
+only one process at a time may hold the embedded engine. Decorators take it as
+`**ASSET_POLICY`: Dagster fixes an op's pool when the op is built, so it cannot be added to a
+built asset afterwards.
+"""
+
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from metering_pipeline.partitions import hourly_partitions, partition_key_for
+from metering_pipeline.resources import CLICKHOUSE_POOL
 
 MINUTES_AFTER_HOUR = 10
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+ASSET_POLICY = {"partitions_def": hourly_partitions, "backfill_policy": SINGLE_RUN, "pool": CLICKHOUSE_POOL}
 
 hourly_job = dg.define_asset_job("hourly_metering", selection=dg.AssetSelection.all(), partitions_def=hourly_partitions)
+
+
+def utc_now() -> datetime:
+    """The clock every sensor, check and alert reads (aware, UTC); tests pass their own."""
+    return datetime.now(UTC)
 
 
 def last_complete_hour(now: datetime) -> str:

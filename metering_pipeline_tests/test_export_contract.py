@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import dagster as dg
 
-from metering_pipeline.export import billing_export, exported_keys
+from metering_pipeline.export.assets import billing_export
 from metering_pipeline.export.checks import ledger_mismatches
-from metering_pipeline.export.hour import window_of
+from metering_pipeline.export.records import window_of
+from metering_pipeline.export.store import exported_keys
 from metering_pipeline.export.layout import meter_name
 from metering_pipeline.partitions import hourly_partitions
 from metering_pipeline.resources import CatalogResource

@@ -7,8 +7,7 @@ which is exactly where a killed process would stop.
 import pytest
 
 from metering_pipeline.export import hour as export_hour_module
-from metering_pipeline.export.commit import ConcurrentExport, commit
-from metering_pipeline.export.ledger import ensure_ledger
+from metering_pipeline.export.ledger import ConcurrentExport, commit, ensure_ledger
 from metering_pipeline_tests.support.export_helpers import (  # noqa: F401
     HOUR, checks, data_objects, export_store, ledger, make_store, manifests, metadata, moto_server, records, revisions,
     run_export, s3, set_usage, stored, totals, usage,

@@ -9,7 +9,8 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from metering_pipeline.export import billing_export, exported_keys
+from metering_pipeline.export.assets import billing_export
+from metering_pipeline.export.store import exported_keys
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.samples import write_sample_hour
 from metering_pipeline.usage.assets import usage_hourly

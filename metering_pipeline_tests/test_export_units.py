@@ -10,12 +10,10 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from metering_pipeline.catalog import load_catalog
+from metering_pipeline.export.amounts import Amount, UsageKey, accumulate, compute_deltas, quantity_text, subtract, total
 from metering_pipeline.export.chunks import Limits, RecordTooLarge, chunk, plan_objects
-from metering_pipeline.export.delta import Amount, UsageKey, accumulate, compute_deltas
-from metering_pipeline.export.ids import object_id, record_id
-from metering_pipeline.export.layout import manifest_key, meter_folder, meter_name, object_key, rfc3339
-from metering_pipeline.export.quantity import quantity_text, subtract, total
-from metering_pipeline.export.records import Window, build_records
+from metering_pipeline.export.layout import manifest_key, meter_folder, meter_name, object_key
+from metering_pipeline.export.records import Window, build_records, object_id, record_id, rfc3339
 from metering_pipeline.export.retry import RetryPolicy, StoreUnavailable, call_with_retries, is_retryable
 from metering_pipeline.resources.export_store import STALE_TEMP_SECONDS, TEMP_PREFIX, LocalObjects
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from metering_pipeline.catalog import CatalogError, parse_catalog
 from metering_pipeline.catalog.model import DEFAULT_CATALOG
-from metering_pipeline.export import billing_export
+from metering_pipeline.export.assets import billing_export
 from metering_pipeline.export.layout import meter_name
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.partitions import hour_start
@@ -214,8 +214,7 @@ def test_the_late_file_sensor_refuses_hostile_keys_and_only_makes_canonical_ones
     """The sensor's keys come from the clock (sensors/window.py), never from landing paths; its landing
     listing goes through hour_start, which refuses anything else."""
     from metering_pipeline.catalog import load_catalog
-    from metering_pipeline.sensors.fingerprint import hour_digest
-    from metering_pipeline.sensors.window import DEFAULT_LOOKBACK, lookback_keys
+    from metering_pipeline.sensors.changes import DEFAULT_LOOKBACK, hour_digest, lookback_keys
 
     with pytest.raises(ValueError):
         hour_digest(landing, load_catalog(), key)

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from metering_pipeline.export import billing_export
+from metering_pipeline.export.assets import billing_export
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources import landing as landing_module

@@ -5,12 +5,11 @@ from decimal import Decimal
 
 import dagster as dg
 
-from metering_pipeline.export import billing_export
+from metering_pipeline.export.assets import billing_export
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.sensors import build_late_file_sensor
-from metering_pipeline.sensors.fingerprint import hour_digest
-from metering_pipeline.sensors.recorded import recorded_fingerprints
+from metering_pipeline.sensors.changes import hour_digest, recorded_fingerprints
 from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline_tests.support.events import land, line, query
 from metering_pipeline_tests.support.operate import (

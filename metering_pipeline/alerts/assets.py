@@ -11,25 +11,21 @@ from metering_pipeline.alerts.resources import QuotasResource
 from metering_pipeline.alerts.run import evaluate_hours
 from metering_pipeline.alerts.store import pending, record_attempts
 from metering_pipeline.alerts.webhook import AlertWebhook
-from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
-from metering_pipeline.resources import (
-    CLICKHOUSE_POOL,
-    CatalogResource,
-    ClickHouseResource,
-)
+from metering_pipeline.alerts.tables import USAGE_ALERTS
+from metering_pipeline.partitions import hour_start, run_partition_keys
+from metering_pipeline.resources import CatalogResource, ClickHouseResource
+from metering_pipeline.schedules import ASSET_POLICY
+from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
-USAGE_ALERTS = "usage_alerts"
 DELIVERED = "alerts_delivered"
 
 
 @dg.asset(
     name=USAGE_ALERTS,
-    deps=["usage_hourly"],
+    deps=[USAGE_HOURLY],
     group_name="alerts",
     kinds={"clickhouse"},
-    partitions_def=hourly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=CLICKHOUSE_POOL,
+    **ASSET_POLICY,
     description="Quota thresholds crossed by month-to-date usage, each fired once (table `usage_alerts`).",
     check_specs=[dg.AssetCheckSpec(DELIVERED, asset=USAGE_ALERTS,
                                    description="No alert is left pending: every fired alert reached the webhook")],

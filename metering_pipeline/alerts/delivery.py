@@ -6,8 +6,8 @@ them), so a dead endpoint costs one message's backoff per run, not one per alert
 """
 
 from metering_pipeline.alerts.evaluate import Crossing
-from metering_pipeline.alerts.store import utc_now
 from metering_pipeline.alerts.webhook import AlertWebhook
+from metering_pipeline.schedules import utc_now
 
 
 def alert_text(crossing: Crossing, unit: str) -> str:
@@ -28,7 +28,7 @@ def deliver(webhook: AlertWebhook, alerts: list[dict]) -> list[dict]:
             **alert,
             "delivery_status": "delivered" if outcome.ok else "pending",
             "attempts": alert["attempts"] + outcome.attempts,
-            "last_attempt_at": utc_now(),
+            "last_attempt_at": utc_now().replace(tzinfo=None),
             "last_error": outcome.error,
         })
         if not outcome.ok:

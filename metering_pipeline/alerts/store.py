@@ -5,7 +5,7 @@ time; with a raised pool limit, ReplacingMergeTree still keeps one row per key.
 """
 
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from metering_pipeline.alerts.evaluate import Crossing, Drop
 from metering_pipeline.alerts.quotas import Quota, parse_period
@@ -14,15 +14,12 @@ from metering_pipeline.alerts.tables import (
     USAGE_ALERTS,
     USAGE_QUOTAS,
 )
+from metering_pipeline.schedules import utc_now
 
 ALERT_COLUMNS = [
     "period", "tenant_id", "meter", "threshold", "quota", "usage", "percent", "unit", "crossed_hour",
     "evaluated_hour", "fired_at", "message", "delivery_status", "attempts", "last_attempt_at", "last_error", "version",
 ]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def table_quotas(client) -> list[Quota]:
@@ -47,7 +44,7 @@ def insert_fired(client, period: date, crossings: list[Crossing], texts: list[tu
     if not crossings:
         return
     already = fired_in(client, period)
-    now, version = utc_now(), time.time_ns()
+    now, version = utc_now().replace(tzinfo=None), time.time_ns()
     rows = [
         [period, c.quota.tenant, c.quota.meter, c.threshold, c.quota.quota, c.usage, c.percent, unit, c.crossed_hour,
          c.evaluated_hour, now, text, status, 0, None, "", version]
@@ -66,7 +63,7 @@ def insert_drops(client, drops: list[Drop]) -> int:
         f"SELECT tenant_id, meter, threshold, hour, usage FROM `{USAGE_ALERT_DROPS}` WHERE period IN {{p:Array(Date)}}",
         parameters={"p": sorted({d.hour.date().replace(day=1) for d in drops})},
     ).result_rows)
-    now = utc_now()
+    now = utc_now().replace(tzinfo=None)
     rows = [
         [now, d.hour.date().replace(day=1), d.quota.tenant, d.quota.meter, d.threshold, d.quota.quota, d.usage, d.percent, d.hour, d.crossed_hour]
         for d in drops

@@ -4,6 +4,8 @@ never show twice. `usage_alert_drops` records corrections that took usage back b
 threshold that had already fired (the alert stays fired). `usage_quotas` is optional input.
 """
 
+from metering_pipeline.warehouse.tables import create_table
+
 USAGE_ALERTS = "usage_alerts"
 USAGE_ALERT_DROPS = "usage_alert_drops"
 USAGE_QUOTAS = "usage_quotas"
@@ -53,4 +55,4 @@ _DDL = {
 
 def ensure_alert_tables(client) -> None:
     for name, (columns, engine) in _DDL.items():
-        client.command(f"CREATE TABLE IF NOT EXISTS `{name}` ({columns}) ENGINE = {engine}")
+        create_table(client, name, columns, engine)

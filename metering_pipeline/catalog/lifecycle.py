@@ -10,13 +10,12 @@ from datetime import datetime, timezone
 
 from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.model import Catalog
+from metering_pipeline.warehouse.tables import create_ddl
 
 PUBLISHED_METERS = "published_meters"
 _COLUMNS = ["name", "unit", "event_type", "aggregation", "catalog_digest", "recorded_at"]
-_DDL = (
-    f"CREATE TABLE IF NOT EXISTS `{PUBLISHED_METERS}` (name String, unit String, event_type String, "
-    "aggregation String, catalog_digest String, recorded_at DateTime('UTC')) ENGINE = MergeTree ORDER BY name"
-)
+_DDL = create_ddl(PUBLISHED_METERS, "name String, unit String, event_type String, aggregation String, "
+                  "catalog_digest String, recorded_at DateTime('UTC')", "MergeTree ORDER BY name")
 
 
 class PublishedMeterChanged(CatalogError):

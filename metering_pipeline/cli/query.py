@@ -1,16 +1,17 @@
 """The SQL behind `metering-pipeline usage`: group-by names from an allow-list, every value bound.
 
-Additive meters (count, sum) add their hourly rows, max and min meters take the max or
-min; all from usage_hourly, in exact decimals. A unique_count meter cannot add hourly
-uniques (a user active in two hours counts once), so it is counted from `events` with
-uniqExact over the same window, using the catalog's JSONPath for the value and dimensions.
+Hourly rows roll up by the meter's aggregation (usage/aggregation.py), from usage_hourly in
+exact decimals; a unique_count meter is recomputed from `events` over the same window, with
+the catalog's JSONPath for the value and dimensions.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from metering_pipeline.catalog import Catalog, Meter
-from metering_pipeline.catalog.sql import json_text, meter_value
+from metering_pipeline.catalog.sql import json_text
+from metering_pipeline.usage.aggregation import DISTINCT_COUNT, RECOMPUTED, meter_events, rollup
+from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 FIXED = {"tenant": "tenant_id", "meter": "meter", "event_type": "event_type", "hour": "hour", "day": "toDate(hour)"}
 ON_EVENTS = {**FIXED, "event_type": "type"}
@@ -54,19 +55,16 @@ def usage_hourly_sql(grouping: Grouping, tenant: str | None) -> tuple[str, dict]
             columns.append(f"dimensions[{{d{position}:String}}] AS g{position}")
     keys = ", ".join(f"g{i}" for i in range(len(columns)))
     sql = (
-        f"SELECT {', '.join(columns)}, any(unit) AS unit,\n"
-        "       multiIf(any(aggregation) = 'max', max(value), any(aggregation) = 'min', min(value), sum(value)) AS value,\n"
-        "       sum(event_count) AS events\n"
-        "FROM usage_hourly\n"
-        f"WHERE {_filters(tenant)} AND aggregation != 'unique_count'\n"
+        f"SELECT {', '.join(columns)}, any(unit) AS unit, {rollup()} AS value, sum(event_count) AS events\n"
+        f"FROM `{USAGE_HOURLY}`\n"
+        f"WHERE {_filters(tenant)} AND aggregation != '{RECOMPUTED}'\n"
         f"GROUP BY {keys}\nORDER BY {keys}"
     )
     return sql, params
 
 
 def unique_count_sql(grouping: Grouping, meter: Meter, tenant: str | None) -> tuple[str, dict]:
-    value, params = meter_value(meter, "data", "v")
-    params.update(meter=meter.name, unit=meter.unit, event_type=meter.event_type)
+    params = {"meter": meter.name, "unit": meter.unit}
     columns = []
     for position, name in enumerate(grouping.names):
         if name == "meter":
@@ -79,12 +77,12 @@ def unique_count_sql(grouping: Grouping, meter: Meter, tenant: str | None) -> tu
             columns.append(f"coalesce({expr}, '') AS g{position}")
         else:
             columns.append(f"'' AS g{position}")
+    events, event_params = meter_events(meter, _filters(tenant), ", ".join(columns))
+    params.update(event_params)
     keys = ", ".join(f"g{i}" for i in range(len(columns)))
     sql = (
-        f"SELECT {', '.join(columns)}, {{unit:String}} AS unit,\n"
-        f"       toDecimal128(uniqExact({value}), 9) AS value, count() AS events\n"
-        "FROM events\n"
-        f"WHERE {_filters(tenant)} AND type = {{event_type:String}} AND {value} IS NOT NULL\n"
+        f"SELECT {keys}, {{unit:String}} AS unit, {DISTINCT_COUNT} AS value, count() AS events\n"
+        f"FROM ({events})\n"
         f"GROUP BY {keys}\nORDER BY {keys}"
     )
     return sql, params

@@ -9,6 +9,8 @@ from metering_pipeline.cli.query import (
     usage_hourly_sql,
     window_params,
 )
+from metering_pipeline.usage.aggregation import RECOMPUTED
+from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY
 
 
 def parse_moment(text: str) -> datetime:
@@ -29,14 +31,14 @@ def default_window(now: datetime) -> tuple[datetime, datetime]:
 
 def usage_rows(client, catalog: Catalog, grouping: Grouping, tenant: str | None, since: datetime, until: datetime) -> list[tuple]:
     """(group values..., unit, value, events) rows, sorted by the group values."""
-    for table in ("usage_hourly", "events"):
+    for table in (USAGE_HOURLY, EVENTS):
         if not client.command("EXISTS TABLE {t:Identifier}", parameters={"t": table}):
             raise ValueError(f"table {table} does not exist yet: run the pipeline for some hours first")
     window = window_params(since, until, tenant)
     sql, params = usage_hourly_sql(grouping, tenant)
     rows = list(client.query(sql, parameters={**window, **params}).result_rows)
     for meter in catalog.meters:
-        if meter.aggregation == "unique_count":
+        if meter.aggregation == RECOMPUTED:
             sql, params = unique_count_sql(grouping, meter, tenant)
             rows += client.query(sql, parameters={**window, **params}).result_rows
     width = len(grouping.names)

@@ -1,26 +1,25 @@
 """Billing export: per-hour NDJSON usage records to S3 (or a local directory), idempotent, corrections as revisions.
 
-Layout (layout.py), ids (ids.py), quantities (quantity.py), records (records.py), deltas
-and what a correction means (delta.py), chunking (chunks.py), the ClickHouse ledger
-(ledger.py), manifests (manifest.py), the store inventory (inventory.py), one hour's
-export (hour.py), checks (checks.py) and the asset (assets.py).
+    amounts.py  exact quantities, usage keys and amounts, corrections as deltas
+    records.py  records and their deterministic ids, serialized as NDJSON lines
+    layout.py   where keys go under the export root
+    chunks.py   a revision's records -> objects within the record and byte limits
+    ledger.py   the ClickHouse ledger: DDL, reads, the commit of a revision and its repair
+    store.py    what the store holds for an hour: manifests, data objects, the sweep, exported keys
+    retry.py    bounded retries for S3 calls (used by resources/export_store.py)
+    hour.py     one hour's export, in order: plan, write, commit, manifest
+    checks.py   the asset checks, re-deriving their facts independently
+    assets.py   the `billing_export` asset
 
 Readers must start from `_manifests/`: a manifest is written only after all of its
 revision's objects are written and recorded, and lists them; an object no manifest lists
 is not part of the export.
+
+Dependencies point one way: the asset depends on the resource (resources/export_store.py),
+which uses this package's pure modules (chunks, retry). So this package's `__init__` names
+no asset: import `billing_export` from `metering_pipeline.export.assets`.
 """
 
-__all__ = ["BILLING_EXPORT", "billing_export", "exported_keys"]
+from metering_pipeline.export.store import exported_keys
 
-
-def __getattr__(name: str):
-    # Lazy, so the resource (resources/export_store.py) can import this package's pure modules
-    # (retry, chunks) without importing the asset, which imports the resource: no import cycle.
-    if name in ("BILLING_EXPORT", "billing_export"):
-        from metering_pipeline.export import assets
-        return getattr(assets, name)
-    if name == "exported_keys":
-        from metering_pipeline.export.listing import exported_keys
-        return exported_keys
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__all__ = ["exported_keys"]

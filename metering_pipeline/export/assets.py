@@ -6,11 +6,13 @@ import dagster as dg
 
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.export.checks import LEDGER_MATCHES_USAGE, OBJECTS_MATCH_MANIFESTS, OBJECTS_WITHIN_LIMITS, check_hour
-from metering_pipeline.export.hour import HourExport, export_hour, window_of
+from metering_pipeline.export.hour import HourExport, export_hour
 from metering_pipeline.export.ledger import ensure_ledger
-from metering_pipeline.partitions import hourly_partitions, run_partition_keys
-from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
+from metering_pipeline.export.records import window_of
+from metering_pipeline.partitions import run_partition_keys
+from metering_pipeline.resources import CatalogResource, ClickHouseResource
 from metering_pipeline.resources.export_store import ExportStore
+from metering_pipeline.schedules import ASSET_POLICY
 from metering_pipeline.warehouse.tables import USAGE_HOURLY, ensure_tables
 
 BILLING_EXPORT = "billing_export"
@@ -27,9 +29,7 @@ CHECKS = {
     deps=[USAGE_HOURLY],
     group_name="export",
     kinds={"clickhouse", "s3"},
-    partitions_def=hourly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=CLICKHOUSE_POOL,
+    **ASSET_POLICY,
     check_specs=[dg.AssetCheckSpec(name, asset=BILLING_EXPORT, description=text) for name, text in CHECKS.items()],
     description="Per-hour NDJSON usage records in the export store (METERING_EXPORT_URL), idempotent, "
                 "corrections as append-only revisions; a ledger in ClickHouse records what was exported.",

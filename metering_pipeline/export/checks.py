@@ -5,10 +5,10 @@ ClickHouse aggregations, objects from listing the store, expectations from manif
 """
 
 from metering_pipeline.export.chunks import Limits
-from metering_pipeline.export.inventory import hour_manifests, hour_objects
 from metering_pipeline.export.layout import manifest_key
 from metering_pipeline.export.ledger import LEDGER, committed_revisions
 from metering_pipeline.export.records import Window
+from metering_pipeline.export.store import hour_manifests, hour_objects
 from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 LEDGER_MATCHES_USAGE = "ledger_matches_usage"

@@ -9,10 +9,9 @@ import hashlib
 from dataclasses import dataclass
 from itertools import groupby
 
-from metering_pipeline.export.ids import object_id
+from metering_pipeline.export.amounts import total
 from metering_pipeline.export.layout import object_key
-from metering_pipeline.export.quantity import total
-from metering_pipeline.export.records import Record, Window
+from metering_pipeline.export.records import Record, Window, object_id
 
 
 class RecordTooLarge(ValueError):

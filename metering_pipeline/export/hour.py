@@ -19,15 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from metering_pipeline.catalog import Catalog
+from metering_pipeline.export.amounts import Amount, UsageKey, accumulate, compute_deltas
 from metering_pipeline.export.chunks import Limits, PlannedObject, plan_objects
-from metering_pipeline.export.commit import commit, record_rows, repair_revisions
-from metering_pipeline.export.delta import Amount, UsageKey, accumulate, compute_deltas
-from metering_pipeline.export.inventory import sweep
 from metering_pipeline.export.layout import manifest_key, manifest_prefix
-from metering_pipeline.export.ledger import committed_revisions, ledger_rows, revision_rows
-from metering_pipeline.export.manifest import CONTENT_TYPE, build_manifest, serialize_manifest
-from metering_pipeline.export.records import Window, build_records
-from metering_pipeline.partitions import hour_window
+from metering_pipeline.export.ledger import commit, committed_revisions, ledger_rows, record_rows, repair_revisions, revision_rows
+from metering_pipeline.export.records import Window, build_records, window_of
+from metering_pipeline.export.store import CONTENT_TYPE, build_manifest, serialize_manifest, sweep
 from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 NDJSON = "application/x-ndjson"
@@ -53,10 +50,6 @@ class HourExport:
     @property
     def keys_written(self) -> list[str]:
         return [o.key for o in self.objects] + self.manifests
-
-
-def window_of(partition_key: str) -> Window:
-    return Window(partition_key, *hour_window(partition_key))
 
 
 def read_usage(client, hour: datetime) -> dict[UsageKey, Amount]:

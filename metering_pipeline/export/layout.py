@@ -60,9 +60,3 @@ def manifest_prefix(window_start: datetime) -> str:
 def manifest_key(window_start: datetime, revision: int) -> str:
     return f"{manifest_prefix(window_start)}revision-{revision:06d}.json"
 
-
-def rfc3339(moment: datetime) -> str:
-    """`2026-11-22T10:00:00Z`: UTC, second precision, `Z`."""
-    if moment.utcoffset() is None or moment.utcoffset().total_seconds():
-        raise ValueError(f"expected an aware UTC datetime, got {moment!r}")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,21 +1,48 @@
-"""Billing records: one per (tenant, billing account, meter, dimensions, window, revision), one NDJSON line each.
+"""Billing records and their ids: one record per (tenant, billing account, meter, dimensions, window, revision), one NDJSON line each.
 
 Serialization is deterministic: fixed field order, dimensions sorted by name, compact
 separators, UTF-8 (non-ASCII kept as is), `\\n` after every line, and only deterministic
 metadata (the partition key and the catalog hash; no clock, no run id).
+
+Ids are deterministic UUIDv5: the same inputs give the same id on every run and every
+retry. Names are canonical JSON arrays (a type tag first), so no choice of separator inside
+a tenant, meter or dimension value can make two different inputs collide. NAMESPACE is
+uuid5(NAMESPACE_URL, "urn:metering-pipeline:billing-export") and must never change:
+downstream systems deduplicate on these ids.
 """
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from metering_pipeline.catalog import Catalog
-from metering_pipeline.export.delta import Amount, UsageKey
-from metering_pipeline.export.ids import record_id
-from metering_pipeline.export.layout import rfc3339
-from metering_pipeline.export.quantity import quantity_text
+from metering_pipeline.export.amounts import Amount, UsageKey, quantity_text
+from metering_pipeline.partitions import hour_window
 
+NAMESPACE = uuid.UUID("a3a1ab43-d91e-5f79-8ef0-747bfa9a32ac")
 USAGE, CORRECTION = "usage", "correction"
+
+
+def _uuid5(*parts) -> str:
+    name = json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def object_id(partition_key: str, meter: str, revision: int, chunk_index: int) -> str:
+    return _uuid5("object", partition_key, meter, int(revision), int(chunk_index))
+
+
+def record_id(tenant_id: str, billing_account_id: str, meter: str, dimensions: dict, window_start: str, revision: int) -> str:
+    """Id of one record; `dimensions` enter sorted by name, `window_start` as its RFC 3339 text."""
+    return _uuid5("record", tenant_id, billing_account_id, meter, sorted(dimensions.items()), window_start, int(revision))
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-11-22T10:00:00Z`: UTC, second precision, `Z`."""
+    if moment.utcoffset() is None or moment.utcoffset().total_seconds():
+        raise ValueError(f"expected an aware UTC datetime, got {moment!r}")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -23,6 +50,10 @@ class Window:
     partition_key: str
     start: datetime
     end: datetime
+
+
+def window_of(partition_key: str) -> Window:
+    return Window(partition_key, *hour_window(partition_key))
 
 
 @dataclass(frozen=True)

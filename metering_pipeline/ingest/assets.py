@@ -4,8 +4,9 @@ import dagster as dg
 
 from metering_pipeline.ingest.hour import ingest_hour
 from metering_pipeline.ingest.metadata import check_results, check_specs, events_metadata
-from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
-from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource, LandingZone
+from metering_pipeline.partitions import hour_start, run_partition_keys
+from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
+from metering_pipeline.schedules import ASSET_POLICY
 from metering_pipeline.warehouse.staging import drop_stale_staging
 
 ACCEPTED_EVENTS = "accepted_events"
@@ -20,9 +21,7 @@ QUARANTINED_LINES = "quarantined_lines"
                      description="Every rejected line of the hour with its reason (table `quarantine`)."),
     ],
     check_specs=check_specs(ACCEPTED_EVENTS),
-    partitions_def=hourly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=CLICKHOUSE_POOL,
+    **ASSET_POLICY,
 )
 def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, landing: LandingZone, catalog: CatalogResource):
     loaded = catalog.load()

@@ -24,6 +24,7 @@ from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
+from metering_pipeline.ingest.reader import KEEP_RAW_BYTES
 from metering_pipeline.resources.landing import LandingZone, landing_digest
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
@@ -31,7 +32,6 @@ from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
 
-KEEP_RAW_BYTES = 64 << 10
 # The accepted events are kept, so they are written in blocks of up to 64 MiB rather than the
 # session's 32 MiB: the 1M hour lands as three parts instead of six, which the engine otherwise
 # merges while the next step runs (usage 0.85 -> 0.55 s). Larger blocks cost memory and time:

@@ -4,12 +4,12 @@ import dagster as dg
 
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.assets import ACCEPTED_EVENTS
-from metering_pipeline.partitions import hour_start, hourly_partitions, run_partition_keys
-from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource, ClickHouseResource
+from metering_pipeline.partitions import hour_start, run_partition_keys
+from metering_pipeline.resources import CatalogResource, ClickHouseResource
+from metering_pipeline.schedules import ASSET_POLICY
 from metering_pipeline.usage.hour import build_usage_hour
 from metering_pipeline.usage.integrity import count_mismatches
-
-USAGE_HOURLY = "usage_hourly"
+from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 
 @dg.asset(
@@ -17,9 +17,7 @@ USAGE_HOURLY = "usage_hourly"
     deps=[ACCEPTED_EVENTS],
     group_name="usage",
     kinds={"clickhouse"},
-    partitions_def=hourly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=CLICKHOUSE_POOL,
+    **ASSET_POLICY,
     check_specs=[dg.AssetCheckSpec("event_counts_match", asset=USAGE_HOURLY,
                                    description="Each meter's event_count equals the hour's accepted events of its type (with its value, for missing_value: skip)")],
 )

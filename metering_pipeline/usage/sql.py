@@ -2,15 +2,8 @@
 
 from metering_pipeline.catalog import Catalog, Meter
 from metering_pipeline.catalog.sql import json_text, meter_value
+from metering_pipeline.usage.aggregation import OVER_EVENTS
 from metering_pipeline.warehouse.tables import EVENTS
-
-_AGGREGATE = {
-    "count": "toDecimal128(count(), 9)",
-    "sum": "sum(v)",
-    "max": "max(v)",
-    "min": "min(v)",
-    "unique_count": "toDecimal128(uniqExact(v), 9)",
-}
 
 
 def _dimensions(meter: Meter, index: int) -> tuple[str, dict]:
@@ -34,7 +27,7 @@ def meter_select(meter: Meter, index: int, events: str = EVENTS) -> tuple[str, d
         SELECT {{hour:DateTime('UTC')}} AS hour, tenant_id, billing_account_id,
                {{m{index}_name:String}} AS meter, {{m{index}_event_type:String}} AS event_type,
                {{m{index}_aggregation:String}} AS aggregation, {{m{index}_unit:String}} AS unit,
-               dimensions, {_AGGREGATE[meter.aggregation]} AS value, count() AS event_count,
+               dimensions, {OVER_EVENTS[meter.aggregation]} AS value, count() AS event_count,
                sum(bytes) AS bytes_ingested, {{loaded_at:DateTime('UTC')}} AS loaded_at
         FROM (
             SELECT tenant_id, billing_account_id, bytes, {value} AS v, {dimensions} AS dimensions

@@ -59,13 +59,18 @@ _SORT_KEYS = {
 }
 
 
+def create_ddl(name: str, columns: str, engine: str) -> str:
+    """The one shape of every CREATE TABLE the pipeline runs; each table's owner keeps its columns and engine."""
+    return f"CREATE TABLE IF NOT EXISTS `{name}` ({columns}) ENGINE = {engine}"
+
+
+def create_table(client, name: str, columns: str, engine: str) -> None:
+    client.command(create_ddl(name, columns, engine))
+
+
 def table_ddl(table: str, name: str | None = None) -> str:
     """CREATE TABLE for one of the pipeline's tables, optionally under another (staging) name."""
-    target = name or table
-    return (
-        f"CREATE TABLE IF NOT EXISTS `{target}` ({_COLUMNS[table]}) "
-        f"ENGINE = MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}"
-    )
+    return create_ddl(name or table, _COLUMNS[table], f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}")
 
 
 def ensure_tables(client, *tables: str) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from metering_pipeline.export import billing_export
+from metering_pipeline.export.assets import billing_export
 from metering_pipeline.export.ledger import LEDGER, REVISIONS, ensure_ledger
 from metering_pipeline.resources import CatalogResource
 from metering_pipeline.resources.export_store import ExportStore

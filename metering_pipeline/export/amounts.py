@@ -1,5 +1,15 @@
-"""Corrections as deltas: what a new revision carries is current usage minus what was already exported.
+"""What a record carries: exact decimal quantities, the usage keys and amounts, and corrections as deltas.
 
+Quantities. usage_hourly.value is Decimal(38, 9): up to 38 significant digits, more than Python's
+default decimal context (28) keeps, so all arithmetic here runs in EXACT, which traps on
+any rounding instead of silently losing a digit.
+
+Text form (`quantity` in records and manifests): plain notation, never an exponent; no
+trailing zeros after the point and no bare point (`10.500000000` -> `10.5`, `10.0` -> `10`);
+`0` for any zero (never `-0`); a leading `-` for negatives. Equal numbers always give
+equal text, so the serialized output is deterministic.
+
+Corrections. What a new revision carries is current usage minus what was already exported.
 Per (tenant, billing account, meter, dimensions) of an hour, a revision's record holds
 `quantity = current - sum(exported)` and `event_count` likewise; a key whose usage went
 down gets a negative delta, and a key that disappeared (a tenant gone after a fix) gets
@@ -22,9 +32,38 @@ quantity `0`, so event counts reconcile too.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 
-from metering_pipeline.export.quantity import subtract, total
+EXACT = Context(prec=100, traps=[Inexact, Rounded, InvalidOperation])
+
+
+def to_decimal(value) -> Decimal:
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"quantity must be finite: {value!r}")
+    return number
+
+
+def subtract(a, b) -> Decimal:
+    return EXACT.subtract(to_decimal(a), to_decimal(b))
+
+
+def total(values) -> Decimal:
+    result = Decimal(0)
+    for value in values:
+        result = EXACT.add(result, to_decimal(value))
+    return result
+
+
+def quantity_text(value) -> str:
+    number = to_decimal(value)
+    if number.is_zero():
+        return "0"
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
 
 Dimensions = tuple[tuple[str, str], ...]
 
