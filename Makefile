@@ -6,7 +6,7 @@ STATE := .metering
 export DAGSTER_HOME := $(CURDIR)/$(STATE)/dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install prepare demo test dev bench soak clean
+.PHONY: install prepare dist demo test dev bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ install: $(STAMP)
 # The dbt manifest the Dagster definitions load; re-parsed only when the dbt project changed.
 prepare: install
 	$(PY) -m metering_pipeline.dbt.prepare --if-stale
+
+# Wheel and sdist in dist/: the runtime package with its data, the dbt project and its
+# manifest included (the build refuses a missing or stale manifest, hence prepare first).
+dist: prepare
+	$(VENV)/bin/uv build --out-dir dist
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -1,4 +1,4 @@
-"""The analyst marts: a dbt project (dbt_project/) run by Dagster on the pipeline's warehouse.
+"""The analyst marts: a dbt project (project/, shipped as package data) run by Dagster on the pipeline's warehouse.
 
 definitions.py needs:
     build_dbt_assets()                     -> the dbt multi-asset (hourly partitions, pool "clickhouse")

@@ -1,8 +1,9 @@
 """The dbt marts as Dagster assets, hourly-partitioned like the pipeline.
 
-Nothing here runs dbt at import: `build_dbt_assets()` needs target/manifest.json, which
-`python -m metering_pipeline.dbt.prepare` writes (and `dagster dev` refreshes through
-`DbtProject.prepare_if_dev()`).
+Nothing here runs dbt at import: `build_dbt_assets()` needs project/target/manifest.json,
+which `python -m metering_pipeline.dbt.prepare` writes on a checkout (and `dagster dev` on a
+checkout refreshes through `DbtProject.prepare_if_dev()`); an installed package uses the
+manifest its wheel was built with and never parses.
 """
 
 import json
@@ -26,6 +27,7 @@ from metering_pipeline.dbt.resources import (
 from metering_pipeline.dbt.vars import dbt_vars
 from metering_pipeline.partitions import hourly_partitions, run_partition_keys
 from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource
+from metering_pipeline.settings import CHECKOUT_ROOT
 
 DBT_GROUP = "analytics"
 
@@ -33,7 +35,7 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 class ManifestMissingError(RuntimeError):
-    """dbt_project/target/manifest.json is missing: run `python -m metering_pipeline.dbt.prepare`."""
+    """project/target/manifest.json is missing: run `python -m metering_pipeline.dbt.prepare` (a checkout) or rebuild the wheel."""
 
 
 class MeteringDbtTranslator(DagsterDbtTranslator):
@@ -44,11 +46,15 @@ class MeteringDbtTranslator(DagsterDbtTranslator):
 
 
 def prepare_if_dev() -> None:
-    """`dagster dev` only: re-parse the project.
+    """`dagster dev` on a checkout only: re-parse the project.
 
+    An installed package keeps the manifest it was built with: its project may be read-only,
+    and a parse there would write into site-packages.
     dagster-dbt's preparer runs a plain DbtCliResource: give it this environment's `dbt` on
     PATH and the adapter plugin (in-process too, it builds an adapter handle).
     """
+    if CHECKOUT_ROOT is None:
+        return
     ensure_adapter_importable()
     env = dbt_env(clickhouse_url_from_env(), database_from_env())
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -69,6 +75,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     if not manifest_path.exists():
         raise ManifestMissingError(
             f"{manifest_path} is missing; run `python -m metering_pipeline.dbt.prepare` first"
+            " (on a checkout), or build the wheel from a prepared checkout (`make dist`)"
         )
 
     @dbt_assets(

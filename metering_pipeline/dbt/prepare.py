@@ -1,36 +1,32 @@
-"""`python -m metering_pipeline.dbt.prepare`: write dbt_project/target/manifest.json (dbt parse).
+"""`python -m metering_pipeline.dbt.prepare`: write metering_pipeline/dbt/project/target/manifest.json (dbt parse).
 
-Run once on a fresh clone and whenever dbt_project changes (the Makefile does it before
-tests and the demo); `dagster dev` re-parses on its own. `--if-stale` skips the parse
-when the manifest is newer than every project file.
+Run once on a fresh clone and whenever the dbt project changes (the Makefile does it before
+tests, the demo and `make dist`); `dagster dev` on a checkout re-parses on its own.
+`--if-stale` skips the parse when the manifest is newer than every project file.
+
+The manifest is a build artifact: the wheel ships the one written here (the build refuses a
+missing or stale one), so an installed package never runs `dbt parse`, never needs a
+writable project directory, and serves exactly the manifest of the SQL it ships.
 """
 
 import sys
 from pathlib import Path
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+from metering_pipeline.dbt.paths import DBT_PROJECT_DIR, MANIFEST_PATH, manifest_is_current
+
+__all__ = ["DBT_PROJECT_DIR", "MANIFEST_PATH", "ensure_manifest", "main", "manifest_is_current", "prepare_manifest"]
 
 
 def prepare_manifest() -> Path:
+    # Imported here, not at the top: `--if-stale` on a current manifest must not pay for Dagster.
     from metering_pipeline.dbt.resources import clickhouse_url_from_env, database_from_env, dbt_resource
 
     resource = dbt_resource(clickhouse_url_from_env(), database_from_env())
+    # A relative target path: the parse writes into the project (target/), not the run artifacts' directory.
     resource.cli(["parse", "--quiet"], target_path=Path("target")).wait()
     if not MANIFEST_PATH.exists():
         raise RuntimeError(f"dbt parse did not write {MANIFEST_PATH}")
     return MANIFEST_PATH
-
-
-def manifest_is_current() -> bool:
-    """The manifest exists and no project file (yml, sql) changed after it was written."""
-    if not MANIFEST_PATH.exists():
-        return False
-    written = MANIFEST_PATH.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests"):
-        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.suffix in (".sql", ".yml"))
-    return all(p.stat().st_mtime <= written for p in sources)
 
 
 def ensure_manifest() -> Path:

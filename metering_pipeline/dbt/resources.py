@@ -4,6 +4,11 @@ The dbt subprocess gets METERING_CLICKHOUSE_URL / METERING_DATABASE (profiles.ym
 the `chdb` or `clickhouse` target from the URL), the decoded server password, and the
 folder of the `chdb` adapter plugin on PYTHONPATH. dagster-dbt builds the subprocess
 environment from os.environ, so `cli()` sets those variables around the spawn only.
+
+The project directory is only read at run time: each dbt invocation writes its artifacts
+and logs under DBT_ARTIFACTS_DIR (the state directory, settings.py), so the project can sit
+in a read-only site-packages. Only `python -m metering_pipeline.dbt.prepare` (a checkout)
+writes the manifest into the project.
 """
 
 import importlib.metadata
@@ -20,11 +25,23 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 from pydantic import Field
 
+from metering_pipeline.dbt.paths import ADAPTER_PATH, DBT_PROJECT_DIR
 from metering_pipeline.resources.clickhouse import embedded_path
-from metering_pipeline.settings import resolved
+from metering_pipeline.settings import DBT_ARTIFACTS_DIR, resolved
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-ADAPTER_PATH = Path(__file__).resolve().parent / "adapter"
+__all__ = [
+    "ADAPTER_PATH",
+    "DBT_ARTIFACTS_DIR",
+    "DBT_PROJECT_DIR",
+    "DBT_RESOURCE_KEY",
+    "MeteringDbtCliResource",
+    "clickhouse_url_from_env",
+    "database_from_env",
+    "dbt_env",
+    "dbt_resource",
+    "ensure_adapter_importable",
+    "patched_environ",
+]
 DBT_RESOURCE_KEY = "dbt"
 
 _environ_lock = threading.RLock()
@@ -92,7 +109,9 @@ class MeteringDbtCliResource(DbtCliResource):
     database: str = Field(default="metering", description="Database of the pipeline's source tables")
 
     def subprocess_env(self) -> dict[str, str]:
-        return dbt_env(self.clickhouse_url, self.database)
+        """dbt_env plus DBT_TARGET_PATH: dagster-dbt reads it from os.environ to place each run's
+        unique target folder (artifacts and logs), here under the state directory, not the project."""
+        return {**dbt_env(self.clickhouse_url, self.database), "DBT_TARGET_PATH": os.fspath(DBT_ARTIFACTS_DIR)}
 
     def cli(self, args, **kwargs):
         with patched_environ(self.subprocess_env()):

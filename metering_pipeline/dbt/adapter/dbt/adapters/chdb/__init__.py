@@ -1,6 +1,7 @@
 """dbt adapter `chdb`: dbt-clickhouse over clickhouse-connect's embedded chDB engine.
 
-Lives outside site-packages: put the folder holding `dbt/adapters/chdb/` on PYTHONPATH
+Ships inside the metering_pipeline package as package data (metering_pipeline/dbt/adapter/,
+not a subpackage): put the folder holding `dbt/adapters/chdb/` on PYTHONPATH
 (`metering_pipeline.dbt.resources` does it for the dbt subprocess). `dbt.adapters` is a
 pkgutil namespace, so this plugin joins it like any installed adapter.
 """
