@@ -13,6 +13,7 @@ import pytest
 
 from metering_pipeline.alerts import AlertWebhook, QuotasResource
 from metering_pipeline.dbt import dbt_resource
+from metering_pipeline.dbt.paths import DBT_PROJECT_DIR
 from metering_pipeline.dbt.prepare import ensure_manifest
 from metering_pipeline.definitions import defs
 from metering_pipeline.partitions import hour_start
@@ -56,7 +57,7 @@ def test_every_pipeline_check_is_named():
 
 def test_every_setting_is_in_the_configuration_table():
     read = set()
-    for path in [*(ROOT / "metering_pipeline").rglob("*.py"), *(ROOT / "dbt_project").rglob("*.yml")]:
+    for path in [*(ROOT / "metering_pipeline").rglob("*.py"), *DBT_PROJECT_DIR.rglob("*.yml")]:
         if path.is_file() and "target" not in path.parts:
             read |= set(re.findall(r"\bMETERING_[A-Z_]+\b", path.read_text(encoding="utf-8")))
     section = _section("Configuration")
