@@ -114,11 +114,21 @@ def warehouse(tmp_path_factory, catalog_path) -> ClickHouseResource:
     catalog = load_catalog(catalog_path)
     with clickhouse.get_client() as client:
         ensure_tables(client)
-        client.insert("events", EVENTS, column_names=EVENT_COLUMNS)
+        client.insert("events", [e for e in EVENTS if e[6] != H3], column_names=EVENT_COLUMNS)
         client.insert("quarantine", QUARANTINE, column_names=QUARANTINE_COLUMNS)
-        for hour in (FEB, H1, H2, H3):
+        for hour in (FEB, H1, H2):
             build_usage_hour(client, catalog, hour.replace(tzinfo=UTC))
     return clickhouse
+
+
+def _load_hour(clickhouse, catalog_path, hour: datetime, events: list) -> None:
+    """What the pipeline does before dbt runs an hour: replace the hour's events, rebuild usage_hourly."""
+    with clickhouse.get_client() as client:
+        client.command("ALTER TABLE events DELETE WHERE hour = {h:DateTime('UTC')}", parameters={"h": hour},
+                       settings={"mutations_sync": 2})  # fmt: skip
+        if events:
+            client.insert("events", events, column_names=EVENT_COLUMNS)
+        build_usage_hour(client, load_catalog(catalog_path), hour.replace(tzinfo=UTC))
 
 
 def _resources(clickhouse: ClickHouseResource, catalog_path: str) -> dict:
@@ -143,9 +153,19 @@ def _snapshot(clickhouse) -> dict[str, list[tuple]]:
         return {mart: client.query(f"SELECT * FROM {ANALYTICS}.{mart} ORDER BY ALL").result_rows for mart in MARTS}
 
 
+def _full_refresh(clickhouse, catalog_path, partition_key: str, models: str) -> None:
+    start, end = hour_window(partition_key)
+    run_vars = dbt_vars(start, end, load_catalog(catalog_path))
+    dbt_resource(clickhouse.url, clickhouse.database).cli(
+        ["run", "--full-refresh", "--select", models, "--vars", json.dumps(run_vars)]
+    ).wait()
+
+
 @pytest.fixture(scope="module")
 def runs(dbt_assets_def, warehouse, catalog_path) -> dict:
-    """Snapshots after: day-1 hour, the same again, a day-2 hour, day-1 again after its quarantine emptied."""
+    """Snapshots after: day-1 hour, the same again, a day-2 hour (loaded just before, like the pipeline does),
+    day-1 again after its quarantine emptied, day-2 again after u3's call was removed upstream, and a
+    --full-refresh of the month and summary marts over that same data."""
     snapshots = {}
     first = _materialize(dbt_assets_def, warehouse, catalog_path, DAY1_KEY)
     snapshots["first"] = _snapshot(warehouse)
@@ -153,6 +173,7 @@ def runs(dbt_assets_def, warehouse, catalog_path) -> dict:
     snapshots["checks"] = len(first.get_asset_check_evaluations())
     _materialize(dbt_assets_def, warehouse, catalog_path, DAY1_KEY)
     snapshots["rerun"] = _snapshot(warehouse)
+    _load_hour(warehouse, catalog_path, H3, [e for e in EVENTS if e[6] == H3])
     _materialize(dbt_assets_def, warehouse, catalog_path, DAY2_KEY)
     snapshots["day2"] = _snapshot(warehouse)
     with warehouse.get_client() as client:
@@ -160,6 +181,13 @@ def runs(dbt_assets_def, warehouse, catalog_path) -> dict:
                        settings={"mutations_sync": 2})  # fmt: skip
     _materialize(dbt_assets_def, warehouse, catalog_path, DAY1_KEY)
     snapshots["quarantine_emptied"] = _snapshot(warehouse)
+    # A rerun of H3 without t1's only api.call there (u3): no unique-meter event of t1 is left in the
+    # window, so only the stored month row disagreeing with usage_daily can tell the month to recount t1.
+    _load_hour(warehouse, catalog_path, H3, [e for e in EVENTS if e[6] == H3 and e[1] != "e4"])
+    _materialize(dbt_assets_def, warehouse, catalog_path, DAY2_KEY)
+    snapshots["u3_removed"] = _snapshot(warehouse)
+    _full_refresh(warehouse, catalog_path, DAY2_KEY, "usage_monthly tenant_usage_summary")
+    snapshots["full_refresh"] = _snapshot(warehouse)
     return snapshots
 
 
@@ -194,6 +222,8 @@ def test_unique_users_roll_up_from_events_not_from_hours(runs, warehouse):
                                                                       day=day1, meter="api_active_users_by_region")}  # fmt: skip
     assert by_region == {"eu": Decimal(1), "us": Decimal(1)}
     [monthly] = _rows(runs["first"], "usage_monthly", meter="api_active_users")
+    assert monthly["value"] == Decimal(2)  # u1, u2: H3 is not loaded yet
+    [monthly] = _rows(runs["day2"], "usage_monthly", meter="api_active_users")
     assert monthly["value"] == Decimal(3)  # u1, u2, u3 over March
 
 
@@ -226,7 +256,8 @@ def test_usage_by_service_and_quarantine_summary(runs):
 
 
 def test_tenant_usage_summary_periods(runs):
-    rows = {(row[1], row[2]): row for row in runs["first"]["tenant_usage_summary"]}
+    # After the day-2 run: the month periods of t1 were recomputed (H3 is in its window), t2's carried over.
+    rows = {(row[1], row[2]): row for row in runs["day2"]["tenant_usage_summary"]}
     as_of = datetime(2025, 3, 11, 1)
     assert {row[0] for row in rows.values()} == {as_of}
     # egress for t1: last 24h = H1 + H2 (both accounts) + H3; month to date the same; February 100.
@@ -244,13 +275,47 @@ def test_every_incremental_mart_is_idempotent(runs):
 def test_a_later_window_leaves_earlier_days_alone(runs):
     day1 = datetime(2025, 3, 10).date()
     assert _rows(runs["day2"], "usage_daily", day=day1) == _rows(runs["first"], "usage_daily", day=day1)
-    assert runs["day2"]["usage_monthly"] == runs["first"]["usage_monthly"]  # March already had all its events
+    # March took in H3: the t1 rows changed, t2's (nothing in H3) are the same rows.
+    assert _rows(runs["day2"], "usage_monthly", tenant_id="t2") == _rows(runs["first"], "usage_monthly", tenant_id="t2")
+    [egress] = _rows(runs["day2"], "usage_monthly", tenant_id="t1", billing_account_id="ba-1", meter="gateway_egress_bytes")
+    assert egress["value"] == Decimal(16)  # 10 + 5 on day 1, 1 on day 2
 
 
 def test_a_window_that_became_empty_is_emptied(runs):
     assert runs["quarantine_emptied"]["quarantine_summary"] == []
     for mart in ("usage_daily", "usage_monthly", "usage_by_service", "tenant_usage_summary"):
         assert runs["quarantine_emptied"][mart] == runs["day2"][mart], mart
+
+
+def test_incremental_month_and_summary_equal_a_full_refresh(runs):
+    [users] = _rows(runs["u3_removed"], "usage_monthly", tenant_id="t1", meter="api_active_users")
+    assert (users["value"], users["event_count"]) == (Decimal(2), 3)  # recounted although t1 had no call left in H3
+    for mart in ("usage_monthly", "tenant_usage_summary"):
+        assert runs["u3_removed"][mart] == runs["full_refresh"][mart], mart
+    assert runs["u3_removed"]["usage_monthly"] != runs["day2"]["usage_monthly"]
+
+
+def test_an_hourly_run_of_usage_monthly_reads_the_days_not_the_hours(runs, warehouse, catalog_path):
+    """The compiled incremental SQL: additive rows from usage_daily of the window's month, never usage_hourly;
+    events only for the affected tenants of that month."""
+    start, end = hour_window(DAY2_KEY)
+    run_vars = dbt_vars(start, end, load_catalog(catalog_path))
+    invocation = dbt_resource(warehouse.url, warehouse.database).cli(
+        ["compile", "--select", "usage_monthly", "--vars", json.dumps(run_vars)]
+    )
+    invocation.wait()
+    compiled = (invocation.target_path / "compiled/metering/models/marts/usage_monthly.sql").read_text()
+    sql = " ".join(compiled.split())
+    assert "usage_hourly" not in sql
+    assert f"from `{ANALYTICS}`.`usage_daily`" in sql
+    month_start, month_end = "toStartOfMonth(toDateTime('2025-03-11 00:00:00', 'UTC'))", "toDateTime('2025-03-11 01:00:00', 'UTC')"
+    assert f"where day >= toDate(toDateTime({month_start}, 'UTC')) and day < toDate(" in sql
+    assert month_end in sql
+    assert f"from `{ANALYTICS}`.`usage_monthly`" in sql  # the previous month rows, carried over
+    # The events are read for the window's month and the affected tenants only.
+    events = sql.split("unique_meter_events as (", 1)[1].split("distinct_counts as (", 1)[0]
+    assert "tenant_id in (select tenant_id from affected_tenants)" in events
+    assert f"hour >= toDateTime({month_start}, 'UTC')" in events
 
 
 def _dbt_test(warehouse, catalog_path, select: list[str]):

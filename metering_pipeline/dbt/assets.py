@@ -25,8 +25,9 @@ from metering_pipeline.dbt.resources import (
     patched_environ,
 )
 from metering_pipeline.dbt.vars import dbt_vars
-from metering_pipeline.partitions import hourly_partitions, run_partition_keys
-from metering_pipeline.resources import CLICKHOUSE_POOL, CatalogResource
+from metering_pipeline.partitions import run_partition_keys
+from metering_pipeline.resources import CatalogResource
+from metering_pipeline.schedules import ASSET_POLICY
 from metering_pipeline.settings import CHECKOUT_ROOT
 
 DBT_GROUP = "analytics"
@@ -82,9 +83,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         manifest=manifest_path,
         project=dbt_project,
         dagster_dbt_translator=MeteringDbtTranslator(),
-        partitions_def=hourly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=CLICKHOUSE_POOL,
+        **ASSET_POLICY,  # hourly partitions, single-run backfills, the clickhouse pool: the house rule, defined once
         name="metering_dbt_models",
     )
     def metering_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, catalog: CatalogResource):

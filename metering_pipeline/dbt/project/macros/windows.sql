@@ -61,3 +61,22 @@
     delete from {{ this }} where {{ in_window(column, grain, date_column) }}
   {%- endif -%}
 {%- endmacro %}
+
+{#-
+  Pre-hook of a mart rebuilt from a finer mart of the same run (usage_monthly from
+  usage_daily) with delete+insert on its period: delete+insert replaces the periods that
+  have rows in the new data, so a period of the window with no rows left in the finer
+  mart (every hour of it emptied upstream) is deleted here. Periods that still have rows
+  are left to delete+insert, whose select may read this model's previous rows.
+-#}
+{% macro delete_periods_without_rows(column, grain, finer_relation, finer_column) -%}
+  {%- set period_of = {'day': 'toDate', 'month': 'toStartOfMonth'}[grain] -%}
+  {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ in_window(column, grain, date_column=true) }}
+        and {{ column }} not in (
+            select distinct {{ period_of }}({{ finer_column }}) from {{ finer_relation }}
+            where {{ in_window(finer_column, grain, date_column=true) }}
+        )
+  {%- endif -%}
+{%- endmacro %}

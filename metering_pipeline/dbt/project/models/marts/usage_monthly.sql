@@ -3,14 +3,148 @@
         unique_key='month',
         order_by='(month, tenant_id, meter, billing_account_id)',
         partition_by='toYear(month)',
-        pre_hook="{{ delete_window('month', 'month', date_column=true) }}",
+        pre_hook="{{ delete_periods_without_rows('month', 'month', ref('usage_daily'), 'day') }}",
     )
 }}
 
 {#-
-  Additive meters come from usage_hourly, not from usage_daily: the month is then right
-  even when its days are built out of order (a backfill), like the unique side that
-  always reads the events.
+  Incremental at the grain it is driven at (see macros/rollup_usage.yml for the daily body):
+
+  - count / sum / max / min meters: each month of the window is rebuilt from usage_daily
+    rows of that month (at most 31 per group; the daily rows of the window were rebuilt
+    just before, in the same run). Sum of daily sums, max of maxes, min of mins: exact.
+  - unique_count meters: uniqExact is not additive, so they are recomputed from the events
+    of the month, but only for the (month, tenant) pairs the run can have changed:
+    tenants with unique-meter events in the window's hours, plus tenants whose stored
+    month rows no longer agree with the event counts of usage_daily's unique rows (an
+    hour rerun that removed all of a tenant's events from the window). Every other
+    tenant's unique rows are carried over from the mart as they are.
+
+  delete+insert on `month` then replaces the window's months with exactly this select (the
+  new data is computed before the delete, so reading {{ this }} sees the previous state);
+  the pre-hook empties a month of the window that no longer has any daily rows.
+  Without an existing table (first run, --full-refresh) every tenant is recomputed.
 -#}
 
-{{ rollup_usage('month', 'toStartOfMonth(hour)', grain='month') }}
+{%- set incremental = is_incremental() %}
+
+with daily as (
+    select * from {{ ref('usage_daily') }}
+    where {{ in_window('day', 'month', date_column=true) }}
+),
+
+additive as (
+    select
+        toStartOfMonth(day) as month,
+        tenant_id,
+        billing_account_id,
+        meter,
+        event_type,
+        aggregation,
+        unit,
+        dimensions,
+        {{ rollup_value() }} as value,
+        sum(event_count) as event_count,
+        sum(bytes_ingested) as bytes_ingested
+    from daily
+    where aggregation != 'unique_count'
+    group by month, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions
+),
+
+{% if incremental %}
+stored_distinct as (
+    select month, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions,
+        value, event_count, bytes_ingested
+    from {{ this }}
+    where {{ in_window('month', 'month', date_column=true) }}
+        and aggregation = 'unique_count'
+),
+
+window_tenants as (
+    select distinct toStartOfMonth(hour) as month, tenant_id
+    from {{ ref('int_unique_meter_events') }}
+    where {{ in_window('hour', 'hour') }}
+),
+
+{#- A group whose stored month row disagrees with the sum of its days (events, bytes), or exists on one side only. -#}
+stale_tenants as (
+    select distinct month, tenant_id
+    from (
+        select
+            toStartOfMonth(day) as month, tenant_id, billing_account_id, meter, toString(dimensions) as dimensions_key,
+            'daily' as side, event_count, bytes_ingested
+        from daily
+        where aggregation = 'unique_count'
+        union all
+        select
+            month, tenant_id, billing_account_id, meter, toString(dimensions) as dimensions_key,
+            'stored' as side, event_count, bytes_ingested
+        from stored_distinct
+    )
+    group by month, tenant_id, billing_account_id, meter, dimensions_key
+    having countIf(side = 'stored') != if(countIf(side = 'daily') > 0, 1, 0)
+        or sumIf(event_count, side = 'daily') != sumIf(event_count, side = 'stored')
+        or sumIf(bytes_ingested, side = 'daily') != sumIf(bytes_ingested, side = 'stored')
+),
+
+affected_tenants as (
+    select month, tenant_id from window_tenants
+    union distinct
+    select month, tenant_id from stale_tenants
+),
+
+carried_over as (
+    select * from stored_distinct
+    where (month, tenant_id) not in (select month, tenant_id from affected_tenants)
+),
+{% endif %}
+
+unique_meter_events as (
+    select * from {{ ref('int_unique_meter_events') }}
+    where {{ in_window('hour', 'month') }}
+    {%- if incremental %}
+        and tenant_id in (select tenant_id from affected_tenants)
+        and (toStartOfMonth(hour), tenant_id) in (select month, tenant_id from affected_tenants)
+    {%- endif %}
+),
+
+distinct_counts as (
+    select
+        toStartOfMonth(hour) as month,
+        tenant_id,
+        billing_account_id,
+        meter,
+        event_type,
+        'unique_count' as aggregation,
+        unit,
+        dimensions,
+        toDecimal128(uniqExact(distinct_value), 9) as value,
+        count() as event_count,
+        sum(bytes) as bytes_ingested
+    from unique_meter_events
+    group by month, tenant_id, billing_account_id, meter, event_type, unit, dimensions
+),
+
+unioned as (
+    select * from additive
+    union all
+    select * from distinct_counts
+    {%- if incremental %}
+    union all
+    select * from carried_over
+    {%- endif %}
+)
+
+select
+    month,
+    tenant_id,
+    billing_account_id,
+    cast(meter, 'LowCardinality(String)') as meter,
+    cast(event_type, 'LowCardinality(String)') as event_type,
+    cast(aggregation, 'LowCardinality(String)') as aggregation,
+    cast(unit, 'LowCardinality(String)') as unit,
+    dimensions,
+    cast(value, 'Decimal(38, 9)') as value,
+    cast(event_count, 'UInt64') as event_count,
+    cast(bytes_ingested, 'UInt64') as bytes_ingested
+from unioned
