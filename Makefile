@@ -6,7 +6,7 @@ STATE := .metering
 export DAGSTER_HOME := $(CURDIR)/$(STATE)/dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install prepare dist demo test dev bench soak clean
+.PHONY: install prepare dist demo lint test dev bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,7 +32,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m metering_pipeline.demo
 
-test: prepare
+# ruff, configured in pyproject.toml: lint rules and the formatter; `make test` runs it first.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint prepare
 	$(PY) -m pytest
 
 # Benchmarks (not part of make test): writes benchmarks/RESULTS.md. `make bench ARGS=--quick` for a smoke run.

@@ -58,11 +58,13 @@ def narrow_validate(original):
         found = pd.concat(parts, ignore_index=True)
         if len(found):
             rank = _rank()
-            found = (found.assign(_rank=found["reason"].map(rank))
-                     .sort_values([key, "_rank"], kind="stable")
-                     .drop_duplicates(key)
-                     .drop(columns="_rank")
-                     .reset_index(drop=True))
+            found = (
+                found.assign(_rank=found["reason"].map(rank))
+                .sort_values([key, "_rank"], kind="stable")
+                .drop_duplicates(key)
+                .drop(columns="_rank")
+                .reset_index(drop=True)
+            )
         return found, outcomes
 
     return validate

@@ -87,16 +87,19 @@ def floor_sql(catalog: Catalog, glob: str, hour: datetime, variant: str = "line"
     else:
         raise ValueError(f"unknown floor variant {variant!r}")
 
-    columns = [f"{field['source']} AS source", f"{field['id']} AS id", f"{field['type']} AS type",
-               f"{field['subject']} AS tenant_id",
-               f"parseDateTime64BestEffortOrNull({field['time']}, 6, 'UTC') AS t",
-               "toStartOfHour(t) AS hour"]
+    columns = [
+        f"{field['source']} AS source",
+        f"{field['id']} AS id",
+        f"{field['type']} AS type",
+        f"{field['subject']} AS tenant_id",
+        f"parseDateTime64BestEffortOrNull({field['time']}, 6, 'UTC') AS t",
+        "toStartOfHour(t) AS hour",
+    ]
     columns += [f"{datum[k]} AS {_q('d_' + k)}" for k in keys]
     where = " AND ".join(
         [f"{field['specversion']} = '1.0'"]
         + [f"notEmpty(ifNull({field[f]}, ''))" for f in ("id", "source", "subject")]
-        + [f"{field['type']} IN {{types:Array(String)}}",
-           "t >= {start:DateTime64(6, 'UTC')}", "t < {end:DateTime64(6, 'UTC')}"]
+        + [f"{field['type']} IN {{types:Array(String)}}", "t >= {start:DateTime64(6, 'UTC')}", "t < {end:DateTime64(6, 'UTC')}"]
     )
     aggregates = ["count() AS events"]
     for index, meter in enumerate(meters):
@@ -107,16 +110,14 @@ def floor_sql(catalog: Catalog, glob: str, hour: datetime, variant: str = "line"
         if meter.aggregation == "unique_count":
             aggregates.append(f"uniqExactIf({column}, type = {{t{index}:String}} AND {column} IS NOT NULL) AS m{index}")
         else:
-            aggregates.append(
-                f"{meter.aggregation}If(toDecimal128OrNull({column}, 9), type = {{t{index}:String}}) AS m{index}")
+            aggregates.append(f"{meter.aggregation}If(toDecimal128OrNull({column}, 9), type = {{t{index}:String}}) AS m{index}")
     dims = [k for k in keys if any(k in s for s in sets)]
     grouping = [f"grouping({_q('d_' + k)}) AS {_q('g_' + k)}" for k in dims]
-    set_sql = ", ".join("(" + ", ".join(["tenant_id", "hour", "type"] + [_q("d_" + d) for d in group]) + ")"
-                        for group in sets)
+    set_sql = ", ".join("(" + ", ".join(["tenant_id", "hour", "type"] + [_q("d_" + d) for d in group]) + ")" for group in sets)
     sql = f"""
-        SELECT tenant_id, hour, type, {', '.join([_q('d_' + k) for k in dims] + grouping + aggregates)}
+        SELECT tenant_id, hour, type, {", ".join([_q("d_" + k) for k in dims] + grouping + aggregates)}
         FROM (
-            SELECT {', '.join(columns)} FROM {source}
+            SELECT {", ".join(columns)} FROM {source}
             WHERE {where}
             LIMIT 1 BY source, id
         )

@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from metering_pipeline.validate.rules import REASONS as PIPELINE_REASONS
 
 GENERATOR_VERSION = 1
 LANDING_SOURCE = "events"
-BENCH_HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+BENCH_HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 DATA_ROOT = Path(__file__).resolve().parent / "data"
 
 TENANT_COUNT = 500
@@ -57,11 +57,11 @@ LINE_REASONS = tuple(r for r in REASONS if r != "oversized")
 
 _TEMPLATES = {
     0: '{{"specversion":"1.0","id":"{id}","source":"{source}","type":"gateway.request","subject":"{tenant}",'
-       '"time":"{time}","data":{{"service_id":"{service}","bytes_sent":{sent},"bytes_received":{received}}}}}',
+    '"time":"{time}","data":{{"service_id":"{service}","bytes_sent":{sent},"bytes_received":{received}}}}}',
     1: '{{"specversion":"1.0","id":"{id}","source":"{source}","type":"gateway.connection","subject":"{tenant}",'
-       '"time":"{time}","data":{{"service_id":"{service}","duration_seconds":"{duration}"}}}}',
+    '"time":"{time}","data":{{"service_id":"{service}","duration_seconds":"{duration}"}}}}',
     2: '{{"specversion":"1.0","id":"{id}","source":"{source}","type":"api.call","subject":"{tenant}",'
-       '"time":"{time}","data":{{"endpoint":"{endpoint}","user_id":"{user}","status":{status}}}}}',
+    '"time":"{time}","data":{{"endpoint":"{endpoint}","user_id":"{user}","status":{status}}}}}',
 }
 
 
@@ -83,7 +83,7 @@ def _ids(rng: np.random.Generator, n: int) -> list[str]:
     text = rng.bytes(16 * n).hex()
     out = []
     for i in range(n):
-        h = text[32 * i: 32 * i + 32]
+        h = text[32 * i : 32 * i + 32]
         out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}")
     return out
 
@@ -151,20 +151,46 @@ def _good_lines(rng: np.random.Generator, n: int, hour: datetime, meters: _Meter
     for i, kind in enumerate(kinds.tolist()):
         tenant = tenant_name(int(tenants[i]))
         if kind == 0:
-            out.append(t0.format(id=ids[i], source=EDGE_SOURCES[edge[i]], tenant=tenant, time=times[i],
-                                 service=SERVICES[services[i]], sent=sent[i], received=received[i]))
+            out.append(
+                t0.format(
+                    id=ids[i],
+                    source=EDGE_SOURCES[edge[i]],
+                    tenant=tenant,
+                    time=times[i],
+                    service=SERVICES[services[i]],
+                    sent=sent[i],
+                    received=received[i],
+                )
+            )
         elif kind == 1:
             ms = int(duration[i])
-            out.append(t1.format(id=ids[i], source=EDGE_SOURCES[edge[i]], tenant=tenant, time=times[i],
-                                 service=SERVICES[services[i]], duration=f"{ms // 1000}.{ms % 1000:03d}"))
+            out.append(
+                t1.format(
+                    id=ids[i],
+                    source=EDGE_SOURCES[edge[i]],
+                    tenant=tenant,
+                    time=times[i],
+                    service=SERVICES[services[i]],
+                    duration=f"{ms // 1000}.{ms % 1000:03d}",
+                )
+            )
         else:
-            out.append(t2.format(id=ids[i], source=API_SOURCES[api[i]], tenant=tenant, time=times[i],
-                                 endpoint=ENDPOINTS[endpoints[i]], user=f"user-{users[i]:03d}",
-                                 status=STATUSES[statuses[i]]))
+            out.append(
+                t2.format(
+                    id=ids[i],
+                    source=API_SOURCES[api[i]],
+                    tenant=tenant,
+                    time=times[i],
+                    endpoint=ENDPOINTS[endpoints[i]],
+                    user=f"user-{users[i]:03d}",
+                    status=STATUSES[statuses[i]],
+                )
+            )
     return out
 
 
 # --- bad lines: each fails exactly one family of rules ------------------------------------------
+
 
 def _event(rng: np.random.Generator, hour: datetime, kind: int = 0) -> dict:
     event_id = _ids(rng, 1)[0]
@@ -248,6 +274,7 @@ def _oversized_line(rng: np.random.Generator, hour: datetime) -> str:
 
 # --- files and manifests -------------------------------------------------------------------------
 
+
 def _hour_ordinal(hour: datetime) -> int:
     return int(hour.timestamp()) // 3600
 
@@ -271,7 +298,7 @@ def write_hour(
     oversized: int | None = None,
 ) -> dict:
     """Write one hour of `events` lines under `landing`; return its manifest (what the pipeline must find)."""
-    hour = hour.astimezone(timezone.utc)
+    hour = hour.astimezone(UTC)
     oversized = default_oversized(events) if oversized is None else oversized
     bad_total = max(round(events * BAD_RATE), oversized)
     dup_total = round(events * DUPLICATE_RATE)
@@ -309,11 +336,13 @@ def write_hour(
                 bad_counts[reason] += 1
             bad_index += 1
         sources = rng.integers(0, g, d)
-        keys = np.concatenate((
-            np.arange(g, dtype=np.float64),
-            sources + rng.uniform(0.5, min(g, 5000) + 0.5, d),
-            rng.uniform(0, g, b),
-        ))
+        keys = np.concatenate(
+            (
+                np.arange(g, dtype=np.float64),
+                sources + rng.uniform(0.5, min(g, 5000) + 0.5, d),
+                rng.uniform(0, g, b),
+            )
+        )
         pool = good + [good[s] for s in sources.tolist()] + bad
         order = np.argsort(keys, kind="stable").tolist()
         body = ("\n".join(pool[i] for i in order) + "\n").encode("utf-8", "surrogateescape")
@@ -370,14 +399,20 @@ def ensure_hour(events: int, seed: int = 42, hour: datetime = BENCH_HOUR, root: 
     return landing, manifest
 
 
-def ensure_backfill(hours: int, events: int, seed: int = 42, first_hour: datetime = BENCH_HOUR - timedelta(days=30),
-                    root: Path = DATA_ROOT) -> tuple[Path, dict]:
+def ensure_backfill(
+    hours: int, events: int, seed: int = 42, first_hour: datetime = BENCH_HOUR - timedelta(days=30), root: Path = DATA_ROOT
+) -> tuple[Path, dict]:
     """(landing dir, summary) of `hours` consecutive generated hours, each with its own seed stream."""
     dataset = Path(root) / f"backfill-{hours}x{events}-seed{seed}"
     landing = dataset / "landing"
     summary_path = dataset / "manifest.json"
-    expected = {"generator_version": GENERATOR_VERSION, "hours": hours, "events": events, "seed": seed,
-                "first_hour": first_hour.isoformat()}
+    expected = {
+        "generator_version": GENERATOR_VERSION,
+        "hours": hours,
+        "events": events,
+        "seed": seed,
+        "first_hour": first_hour.isoformat(),
+    }
     try:
         summary = json.loads(summary_path.read_text())
         if all(summary.get(k) == v for k, v in expected.items()):

@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     landing, _ = ensure_hour(args.events, args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as work:
         output = DATA_ROOT / f"profile-{args.events}.txt"
-        result = stage_profile({"chdb": f"{work}/ch", "landing": str(landing), "hour": BENCH_HOUR.isoformat(),
-                                "output": str(output)})
+        result = stage_profile({"chdb": f"{work}/ch", "landing": str(landing), "hour": BENCH_HOUR.isoformat(), "output": str(output)})
     print(json.dumps(result, indent=1))
 
 

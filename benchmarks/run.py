@@ -30,16 +30,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 if os.environ.get("BENCH_CODE_ROOT"):  # a worker for --code-root: before benchmarks.generate imports metering_pipeline
     sys.path.insert(0, os.environ["BENCH_CODE_ROOT"])
 
 from benchmarks.generate import BENCH_HOUR, DATA_ROOT, ensure_backfill, ensure_hour, hour_folder
-from benchmarks.report import REPO, RESULTS, fmt_events, gib, secs, update_readme, write_results
+from benchmarks.report import REPO, RESULTS, fmt_events, secs, update_readme, write_results
 
-REPO = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "BENCH-RESULT "
 CODE_ROOT = REPO  # where metering_pipeline is imported from in the workers (--code-root)
 RSS_LIMIT = 8 * 2**30  # a worker past this is killed (--rss-limit-gib)
@@ -49,6 +48,7 @@ BACKFILL_GROUPS = ("ingest", "usage", "export")
 
 
 # --- workers -------------------------------------------------------------------------------------
+
 
 def _rss_of(pid: int) -> int:
     try:
@@ -73,15 +73,15 @@ def worker(spec: dict, timeout: float) -> dict:
     started = time.monotonic()
     sampled, killed = 0, None
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([sys.executable, "-m", "benchmarks.run", "--worker", json.dumps(spec)],
-                                   cwd=REPO, env=env, stdout=out, stderr=err, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.run", "--worker", json.dumps(spec)], cwd=REPO, env=env, stdout=out, stderr=err, text=True
+        )
         while process.poll() is None:
             rss = _rss_of(process.pid)
             sampled = max(sampled, rss)
             elapsed = time.monotonic() - started
             if rss > RSS_LIMIT or elapsed > timeout:
-                killed = (f"RSS passed the {RSS_LIMIT / 2**30:.1f} GiB guard" if rss > RSS_LIMIT
-                          else f"timed out after {timeout:.0f}s")
+                killed = f"RSS passed the {RSS_LIMIT / 2**30:.1f} GiB guard" if rss > RSS_LIMIT else f"timed out after {timeout:.0f}s"
                 process.kill()
                 process.wait()
                 break
@@ -93,7 +93,7 @@ def worker(spec: dict, timeout: float) -> dict:
         return {"error": f"stage {spec['stage']} killed: {killed}", "peak_rss": sampled, "killed": True}
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            result = json.loads(line[len(RESULT_PREFIX):])
+            result = json.loads(line[len(RESULT_PREFIX) :])
             result["process_seconds"] = round(time.monotonic() - started, 3)
             result["sampled_peak_rss"] = sampled
             return result
@@ -110,6 +110,7 @@ def worker_main(raw: str) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
@@ -154,8 +155,7 @@ def machine() -> dict:
         pass
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True)
         info["commit"] = commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
     except OSError:
         pass
@@ -170,6 +170,7 @@ def loadavg() -> str:
 
 
 # --- one hour ------------------------------------------------------------------------------------
+
 
 def manifest_check(manifest: dict, ingest: dict, usage: dict) -> list[str]:
     """Where the pipeline disagrees with what the generator wrote (counts, reasons, meter totals)."""
@@ -208,8 +209,12 @@ def fastest_run(runs: list[dict]) -> dict:
     every run's total. A failed run (no seconds) fails the hour: its stages, with their error, stand."""
     failed = [r for r in runs if r["seconds"] is None]
     best = failed[0] if failed else min(runs, key=lambda r: r["seconds"])
-    out = {"ingest": dict(best["ingest"]), "usage": dict(best["usage"]), "pipeline_seconds": best["seconds"],
-           "pipeline_runs": [r["seconds"] for r in runs]}
+    out = {
+        "ingest": dict(best["ingest"]),
+        "usage": dict(best["usage"]),
+        "pipeline_seconds": best["seconds"],
+        "pipeline_runs": [r["seconds"] for r in runs],
+    }
     for stage in ("ingest", "usage"):
         peaks = [r[stage]["peak_rss"] for r in runs if r[stage].get("peak_rss")]
         if peaks:
@@ -225,13 +230,25 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
     landing, manifest = ensure_hour(events, args.seed)
     folder = hour_folder(landing, BENCH_HOUR)
     common = {"hour": BENCH_HOUR.isoformat(), "landing": str(landing), "events": events}
-    out = {"events": events, "manifest": {k: v for k, v in manifest.items() if k != "files"},
-           "files": len(manifest["files"]), "gzip_files": sum(f["compressed"] for f in manifest["files"])}
+    out = {
+        "events": events,
+        "manifest": {k: v for k, v in manifest.items() if k != "files"},
+        "files": len(manifest["files"]),
+        "gzip_files": sum(f["compressed"] for f in manifest["files"]),
+    }
 
     log(f"{fmt_events(events)}: floor")
-    out["floor"] = worker({**common, "stage": "floor", "chdb": str(work / f"floor-{events}"),
-                           "glob": str(folder) + "/*", "variants": ["line", "jsoneachrow"],
-                           "event_types": list(GENERATED_TYPES)}, args.timeout)
+    out["floor"] = worker(
+        {
+            **common,
+            "stage": "floor",
+            "chdb": str(work / f"floor-{events}"),
+            "glob": str(folder) + "/*",
+            "variants": ["line", "jsoneachrow"],
+            "event_types": list(GENERATED_TYPES),
+        },
+        args.timeout,
+    )
     shutil.rmtree(work / f"floor-{events}", ignore_errors=True)
     runs, problems, out["other"] = [], [], {}
     repeat = max(args.repeat, 1)
@@ -241,11 +258,12 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
         run = run_pipeline(events, args, common, chdb_dir)
         runs.append(run)
         problems += manifest_check(manifest, run["ingest"], run["usage"]) if run["seconds"] else ["stage failed"]
-        for group, keys in (optional_groups.items() if attempt == repeat - 1 else ()):  # once, on the last run's tables
+        for group, keys in optional_groups.items() if attempt == repeat - 1 else ():  # once, on the last run's tables
             log(f"{fmt_events(events)}: {group} (through Dagster)")
             out["other"][group] = worker(
-                {**common, "stage": "dagster", "chdb": str(chdb_dir), "assets": keys,
-                 "export": str(work / f"export-{events}")}, args.timeout)
+                {**common, "stage": "dagster", "chdb": str(chdb_dir), "assets": keys, "export": str(work / f"export-{events}")},
+                args.timeout,
+            )
         shutil.rmtree(chdb_dir, ignore_errors=True)
     shutil.rmtree(work / f"export-{events}", ignore_errors=True)
 
@@ -255,8 +273,10 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
     out["floor_seconds"] = floor_s
     out["ratio"] = round(pipeline_s / floor_s, 2) if pipeline_s and floor_s else None
     out["check"] = sorted(set(problems), key=problems.index)
-    log(f"{fmt_events(events)}: pipeline {secs(pipeline_s)} s (runs {', '.join(secs(r) for r in out['pipeline_runs'])}), "
-        f"floor {secs(floor_s)} s, ratio {out['ratio']}")
+    log(
+        f"{fmt_events(events)}: pipeline {secs(pipeline_s)} s (runs {', '.join(secs(r) for r in out['pipeline_runs'])}), "
+        f"floor {secs(floor_s)} s, ratio {out['ratio']}"
+    )
     return out
 
 
@@ -269,54 +289,94 @@ def run_backfill(args, work: Path, groups: dict[str, list[str]], hours: int, wit
     core = [k for g in ("ingest", "usage") for k in groups.get(g, [])] or list(CORE_ASSETS)
     keys = core + (groups.get("export", []) if with_export else [])
     log(f"backfill: one single-run backfill of {hours} hours: {', '.join(keys)}")
-    result = worker({"stage": "dagster", "chdb": str(work / "ch-backfill"), "landing": str(landing),
-                     "export": str(work / "export-backfill"), "hour": first.isoformat(),
-                     "hours": hours, "assets": keys, "count_tables": True,
-                     "experiment": args.experiments}, args.backfill_timeout)
+    result = worker(
+        {
+            "stage": "dagster",
+            "chdb": str(work / "ch-backfill"),
+            "landing": str(landing),
+            "export": str(work / "export-backfill"),
+            "hour": first.isoformat(),
+            "hours": hours,
+            "assets": keys,
+            "count_tables": True,
+            "experiment": args.experiments,
+        },
+        args.backfill_timeout,
+    )
     shutil.rmtree(work / "ch-backfill", ignore_errors=True)
     shutil.rmtree(work / "export-backfill", ignore_errors=True)
     per_hour = summary["lines"] // max(args.backfill_hours, 1)
-    summary = {**summary, "lines": per_hour * hours, "accepted": summary["accepted"] * hours // args.backfill_hours,
-               "raw_bytes": summary["raw_bytes"] * hours // args.backfill_hours,
-               "files": summary["files"] * hours // args.backfill_hours}
-    result.update({"hours": hours, "events_per_hour": args.backfill_events, "assets": keys,
-                   "summary": summary, "generate_seconds": round(generated, 1), "first_hour": first.isoformat()})
-    log(f"backfill: {secs(result.get('seconds'))} s, runs launched {result.get('runs_launched')}"
-        + (f", {result['error'][:120]}" if result.get("error") else ""))
+    summary = {
+        **summary,
+        "lines": per_hour * hours,
+        "accepted": summary["accepted"] * hours // args.backfill_hours,
+        "raw_bytes": summary["raw_bytes"] * hours // args.backfill_hours,
+        "files": summary["files"] * hours // args.backfill_hours,
+    }
+    result.update(
+        {
+            "hours": hours,
+            "events_per_hour": args.backfill_events,
+            "assets": keys,
+            "summary": summary,
+            "generate_seconds": round(generated, 1),
+            "first_hour": first.isoformat(),
+        }
+    )
+    log(
+        f"backfill: {secs(result.get('seconds'))} s, runs launched {result.get('runs_launched')}"
+        + (f", {result['error'][:120]}" if result.get("error") else "")
+    )
     return result
 
 
 # --- main ----------------------------------------------------------------------------------------
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000,5000000", help="events per hour, comma-separated")
     parser.add_argument("--backfill-hours", type=int, default=720)
     parser.add_argument("--backfill-events", type=int, default=20_000)
-    parser.add_argument("--export-backfill-hours", type=int, default=72,
-                        help="also backfill this many hours with the billing export included (0 to skip)")
+    parser.add_argument(
+        "--export-backfill-hours", type=int, default=72, help="also backfill this many hours with the billing export included (0 to skip)"
+    )
     parser.add_argument("--profile-size", type=int, default=1_000_000, help="hour size to profile; 0 to skip")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 20K and 100K hours, 24-hour backfill of 2K events, profile 100K; "
-                             "writes benchmarks/data/RESULTS-quick.md")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 20K and 100K hours, 24-hour backfill of 2K events, profile 100K; writes benchmarks/data/RESULTS-quick.md",
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each hour's pipeline (each on a fresh chDB directory); the fastest counts, "
-                             "as the floor's best of 3 does")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each hour's pipeline (each on a fresh chDB directory); the fastest counts, as the floor's best of 3 does",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per stage")
     parser.add_argument("--backfill-timeout", type=float, default=3 * 3600)
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--work-dir", type=Path, default=None, help="where chDB directories go (default: a temp dir)")
     parser.add_argument("--skip-other-assets", action="store_true", help="do not run export / dbt stages even if defined")
-    parser.add_argument("--code-root", type=Path, default=None,
-                        help="import metering_pipeline from this checkout instead (compare a change against HEAD)")
-    parser.add_argument("--rss-limit-gib", type=float, default=8.0,
-                        help="kill a stage whose RSS passes this (the machine is shared); reported as not completed")
-    parser.add_argument("--experiment", default="",
-                        help="comma-separated candidate optimizations to patch into the ingest stage "
-                             "(benchmarks/experiments.py: gx-narrow); results go to benchmarks/data/")
-    parser.add_argument("--render", type=Path, default=None,
-                        help="only rewrite the results file from a saved benchmarks/data/results*.json")
+    parser.add_argument(
+        "--code-root", type=Path, default=None, help="import metering_pipeline from this checkout instead (compare a change against HEAD)"
+    )
+    parser.add_argument(
+        "--rss-limit-gib",
+        type=float,
+        default=8.0,
+        help="kill a stage whose RSS passes this (the machine is shared); reported as not completed",
+    )
+    parser.add_argument(
+        "--experiment",
+        default="",
+        help="comma-separated candidate optimizations to patch into the ingest stage "
+        "(benchmarks/experiments.py: gx-narrow); results go to benchmarks/data/",
+    )
+    parser.add_argument(
+        "--render", type=Path, default=None, help="only rewrite the results file from a saved benchmarks/data/results*.json"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = list(argv)
@@ -361,11 +421,22 @@ def main(argv: list[str] | None = None) -> None:
         saved = json.loads(args.render.read_text())
         args.argv = saved.get("argv", [])
         load = tuple(saved.get("load", ["?", "?"]))
-        stamp = datetime.fromtimestamp(args.render.stat().st_mtime, timezone.utc)
+        stamp = datetime.fromtimestamp(args.render.stat().st_mtime, UTC)
         started = datetime.fromisoformat(saved["started"]) if saved.get("started") else stamp
         finished = datetime.fromisoformat(saved["finished"]) if saved.get("finished") else stamp
-        text = write_results(args.output, saved["machine"], saved["hours"], saved["exponents"], saved["backfill"],
-                             saved["profile"], args, started, finished, load, saved.get("export_backfill"))
+        text = write_results(
+            args.output,
+            saved["machine"],
+            saved["hours"],
+            saved["exponents"],
+            saved["backfill"],
+            saved["profile"],
+            args,
+            started,
+            finished,
+            load,
+            saved.get("export_backfill"),
+        )
         if args.output == RESULTS and not args.quick:
             update_readme(saved["hours"], saved["exponents"].get("pipeline"), saved["backfill"], f"{started:%Y-%m-%d}")
         print(text)
@@ -374,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     RSS_LIMIT = int(args.rss_limit_gib * 2**30)
     if args.code_root:
         CODE_ROOT = args.code_root.resolve()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     load_start = loadavg()
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
     check_disk(args)
@@ -391,8 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_other_assets:
             found = worker({"stage": "assets", "chdb": str(work / "ch-assets"), "landing": str(work / "none")}, 600)
             groups = found.get("groups", {})
-        optional = {g: keys for g, keys in groups.items()
-                    if g not in ("ingest", "usage") and not set(keys) <= set(CORE_ASSETS)}
+        optional = {g: keys for g, keys in groups.items() if g not in ("ingest", "usage") and not set(keys) <= set(CORE_ASSETS)}
         if optional:
             log(f"other asset groups measured through Dagster: {optional}")
         hours = [run_hour(events, args, work, optional) for events in args.size_list]
@@ -408,9 +478,17 @@ def main(argv: list[str] | None = None) -> None:
             landing, _ = ensure_hour(args.profile_size, args.seed)
             log(f"profile: {fmt_events(args.profile_size)} hour under pyinstrument")
             output = DATA_ROOT / f"profile-{args.profile_size}.txt"
-            profile = worker({"stage": "profile", "chdb": str(work / "ch-profile"), "landing": str(landing),
-                              "hour": BENCH_HOUR.isoformat(), "output": str(output),
-                              "experiment": args.experiments}, args.timeout)
+            profile = worker(
+                {
+                    "stage": "profile",
+                    "chdb": str(work / "ch-profile"),
+                    "landing": str(landing),
+                    "hour": BENCH_HOUR.isoformat(),
+                    "output": str(output),
+                    "experiment": args.experiments,
+                },
+                args.timeout,
+            )
             profile["events"] = args.profile_size
             shutil.rmtree(work / "ch-profile", ignore_errors=True)
         backfill = run_backfill(args, work, groups, args.backfill_hours, False) if args.backfill_hours > 0 else None
@@ -419,14 +497,29 @@ def main(argv: list[str] | None = None) -> None:
             export_backfill = run_backfill(args, work, groups, min(args.export_backfill_hours, args.backfill_hours), True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     load_end = loadavg()
     (DATA_ROOT / ("results-quick.json" if args.quick else "results.json")).write_text(
-        json.dumps({"hours": hours, "exponents": exponents, "backfill": backfill, "export_backfill": export_backfill,
-                    "profile": profile, "machine": info, "argv": args.argv, "started": started.isoformat(),
-                    "finished": finished.isoformat(), "load": [load_start, load_end]}, indent=1, default=str))
-    text = write_results(args.output, info, hours, exponents, backfill, profile, args, started, finished,
-                         (load_start, load_end), export_backfill)
+        json.dumps(
+            {
+                "hours": hours,
+                "exponents": exponents,
+                "backfill": backfill,
+                "export_backfill": export_backfill,
+                "profile": profile,
+                "machine": info,
+                "argv": args.argv,
+                "started": started.isoformat(),
+                "finished": finished.isoformat(),
+                "load": [load_start, load_end],
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    text = write_results(
+        args.output, info, hours, exponents, backfill, profile, args, started, finished, (load_start, load_end), export_backfill
+    )
     if not args.quick and not args.experiments and args.output == RESULTS:
         update_readme(hours, exponents.get("pipeline"), backfill, f"{started:%Y-%m-%d}")
     print()

@@ -13,7 +13,7 @@ import re
 import resource
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
@@ -44,6 +44,7 @@ def _label(method: str, args) -> str:
 
 def _timed(original, record):
     """`original`, reporting each call's wall seconds and how far it raised the peak RSS to `record`."""
+
     @functools.wraps(original)
     def timed(*args, **kwargs):
         started, peak = time.monotonic(), rss_peak()
@@ -51,6 +52,7 @@ def _timed(original, record):
             return original(*args, **kwargs)
         finally:
             record(time.monotonic() - started, rss_peak() - peak)
+
     return timed
 
 
@@ -84,12 +86,15 @@ class StatementTimer:
                 return _timed(original, record)(*args, **kwargs)
             finally:
                 self._depth -= 1
+
         return timed
 
     def top(self, n: int = 10) -> list[dict]:
         ranked = sorted(self.totals.items(), key=lambda item: -item[1][1])[:n]
-        return [{"statement": label, "calls": calls, "seconds": round(seconds, 3), "peak_raised": raised}
-                for label, (calls, seconds, raised) in ranked]
+        return [
+            {"statement": label, "calls": calls, "seconds": round(seconds, 3), "peak_raised": raised}
+            for label, (calls, seconds, raised) in ranked
+        ]
 
 
 class FunctionTimer:
@@ -121,7 +126,7 @@ class FunctionTimer:
 
 
 def _hour(spec) -> datetime:
-    return datetime.fromisoformat(spec["hour"]).astimezone(timezone.utc)
+    return datetime.fromisoformat(spec["hour"]).astimezone(UTC)
 
 
 def _resources(spec):
@@ -132,6 +137,7 @@ def _resources(spec):
 
 
 # --- stages --------------------------------------------------------------------------------------
+
 
 def stage_floor(spec) -> dict:
     import clickhouse_connect
@@ -224,23 +230,25 @@ def stage_ingest(spec) -> dict:
     functions.restore()
     split = {k: round(v, 3) for k, v in functions.seconds.items()}
     split["rest"] = round(seconds - sum(functions.seconds.values()), 3)
-    out.update({
-        "seconds": round(seconds, 3),
-        "split": split,
-        "peak_raised": dict(functions.raised),
-        "statements": statements.top(12),
-        "report": {
-            "lines_read": report.lines_read,
-            "accepted": report.accepted,
-            "duplicates": report.duplicates,
-            "quarantined": dict(report.quarantined),
-            "files": report.files,
-            "bytes_read": report.bytes_read,
-            "tenants": report.tenants,
-            "reconciles": bool(report.reconciles),
-        },
-        "peak_rss": rss_peak(),
-    })
+    out.update(
+        {
+            "seconds": round(seconds, 3),
+            "split": split,
+            "peak_raised": dict(functions.raised),
+            "statements": statements.top(12),
+            "report": {
+                "lines_read": report.lines_read,
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "quarantined": dict(report.quarantined),
+                "files": report.files,
+                "bytes_read": report.bytes_read,
+                "tenants": report.tenants,
+                "reconciles": bool(report.reconciles),
+            },
+            "peak_rss": rss_peak(),
+        }
+    )
     return out
 
 
@@ -268,17 +276,19 @@ def stage_usage(spec) -> dict:
             "SELECT meter, toString(sum(value)) FROM usage_hourly WHERE hour = {h:DateTime('UTC')} GROUP BY meter",
             parameters={"h": hour.replace(tzinfo=None)},
         ).result_rows
-    out.update({
-        "seconds": round(built + checked, 3),
-        "split": {"build": round(built, 3), "event_counts_check": round(checked, 3)},
-        "statements": top,
-        "rows": report.rows,
-        "tenants": report.tenants,
-        "events": report.events,
-        "mismatches": [list(map(str, m)) for m in mismatches],
-        "meters": {meter: total for meter, total in totals},
-        "peak_rss": rss_peak(),
-    })
+    out.update(
+        {
+            "seconds": round(built + checked, 3),
+            "split": {"build": round(built, 3), "event_counts_check": round(checked, 3)},
+            "statements": top,
+            "rows": report.rows,
+            "tenants": report.tenants,
+            "events": report.events,
+            "mismatches": [list(map(str, m)) for m in mismatches],
+            "meters": {meter: total for meter, total in totals},
+            "peak_rss": rss_peak(),
+        }
+    )
     return out
 
 
@@ -299,8 +309,7 @@ def _job(defs, keys, name: str):
     from metering_pipeline.partitions import hourly_partitions
 
     job = dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), partitions_def=hourly_partitions)
-    return dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources,
-                          jobs=[job]).resolve_job_def(name)
+    return dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job]).resolve_job_def(name)
 
 
 def stage_dagster(spec) -> dict:
@@ -317,8 +326,7 @@ def stage_dagster(spec) -> dict:
     prepared = time.monotonic() - started
     first = _hour(spec)
     last = first + timedelta(hours=spec.get("hours", 1) - 1)
-    tags = {"dagster/asset_partition_range_start": partition_key_for(first),
-            "dagster/asset_partition_range_end": partition_key_for(last)}
+    tags = {"dagster/asset_partition_range_start": partition_key_for(first), "dagster/asset_partition_range_end": partition_key_for(last)}
     out = {"baseline_rss": rss_now(), "prepare_seconds": round(prepared, 3), "experiments": applied}
     with dg.DagsterInstance.ephemeral() as instance:
         started = time.monotonic()
@@ -326,14 +334,16 @@ def stage_dagster(spec) -> dict:
         seconds = time.monotonic() - started
         runs = instance.get_runs_count()
         failures = [str(event.message)[:300] for event in result.all_events if event.is_failure][:3]
-    out.update({
-        "seconds": round(seconds, 3),
-        "success": bool(result.success),
-        "runs_launched": runs,
-        "failures": failures,
-        "peak_rss": rss_peak(),
-        "children_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-    })
+    out.update(
+        {
+            "seconds": round(seconds, 3),
+            "success": bool(result.success),
+            "runs_launched": runs,
+            "failures": failures,
+            "peak_rss": rss_peak(),
+            "children_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+        }
+    )
     if spec.get("count_tables"):
         from metering_pipeline.resources import ClickHouseResource
 

@@ -1,7 +1,7 @@
 """`make demo`: land three sample hours, run every asset for them through Dagster, print per-tenant usage."""
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +10,7 @@ from metering_pipeline.partitions import partition_key_for
 from metering_pipeline.samples import write_sample_hour
 from metering_pipeline.settings import resolved
 
-FIRST_HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+FIRST_HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 HOURS = 3
 
 

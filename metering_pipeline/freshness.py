@@ -59,21 +59,22 @@ def _already_alerted(instance, check_key: dg.AssetCheckKey, due: str) -> bool:
 
 
 def _evaluate(context, webhook: AlertWebhook, asset_key: dg.AssetKey, due: str, delay: timedelta) -> dg.AssetCheckResult:
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[due]), limit=1
-    ).records
+    records = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[due]), limit=1).records
     passed = bool(records)
     check_key = dg.AssetCheckKey(asset_key, CHECK_NAME)
     alerted = not passed and _already_alerted(context.instance, check_key, due)
     if not passed and not alerted and webhook.configured:
-        text = (f"Freshness: {asset_key.to_user_string()} has not materialized hour {due} (UTC), "
-                f"due {delay} after the hour closed.")
+        text = f"Freshness: {asset_key.to_user_string()} has not materialized hour {due} (UTC), due {delay} after the hour closed."
         alerted = webhook.send(text).ok
     metadata = {"due_hour": due, "delay_hours": delay.total_seconds() / 3600, "alerted": alerted}
     if records:
         metadata["materialized_at"] = dg.MetadataValue.timestamp(records[0].timestamp)
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name=CHECK_NAME, passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        asset_key=asset_key,
+        check_name=CHECK_NAME,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
         description=f"hour {due} {'is' if passed else 'is NOT'} materialized ({delay} after the hour closed)",
     )
 
@@ -87,12 +88,12 @@ class Freshness:
     schedules: list = field(default_factory=list)
 
 
-def build_freshness(*assets: str, delay: timedelta | None = None, clock=utc_now,
-                    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED) -> Freshness:
+def build_freshness(
+    *assets: str, delay: timedelta | None = None, clock=utc_now, default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED
+) -> Freshness:
     delay = delay if delay is not None else delay_from_env()
     keys = [dg.AssetKey(a) if isinstance(a, str) else a for a in assets]
-    specs = [dg.AssetCheckSpec(CHECK_NAME, asset=key, description=f"The last complete hour is materialized within {delay}")
-             for key in keys]
+    specs = [dg.AssetCheckSpec(CHECK_NAME, asset=key, description=f"The last complete hour is materialized within {delay}") for key in keys]
 
     @dg.multi_asset_check(specs=specs, can_subset=True, name="freshness")
     def freshness(context: dg.AssetCheckExecutionContext, alert_webhook: AlertWebhook):
@@ -102,6 +103,7 @@ def build_freshness(*assets: str, delay: timedelta | None = None, clock=utc_now,
 
     job = dg.define_asset_job(FRESHNESS_JOB, selection=dg.AssetSelection.checks(freshness))
     minute = int(delay.total_seconds() // 60) % 60
-    schedule = dg.ScheduleDefinition(name="freshness_schedule", job=job, cron_schedule=f"{minute} * * * *",
-                                     execution_timezone="UTC", default_status=default_status)
+    schedule = dg.ScheduleDefinition(
+        name="freshness_schedule", job=job, cron_schedule=f"{minute} * * * *", execution_timezone="UTC", default_status=default_status
+    )
     return Freshness([freshness], [job], [schedule])

@@ -6,7 +6,7 @@ default needs it set in the environment of the code location (UI, daemon and CLI
 """
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -36,7 +36,7 @@ def hour_start(partition_key: str) -> datetime:
         raise ValueError(f"hourly partition keys start on the hour: {partition_key!r}")
     if start.strftime(PARTITION_FORMAT) != partition_key:  # strptime also takes `2026-11-22-9:00`, ` 2026-...`
         raise ValueError(f"not an hourly partition key (YYYY-MM-DD-HH:00): {partition_key!r}")
-    return start.replace(tzinfo=timezone.utc)
+    return start.replace(tzinfo=UTC)
 
 
 PARTITION_START = partition_start(os.environ.get(START_ENV))
@@ -63,4 +63,4 @@ def hour_window(partition_key: str) -> tuple[datetime, datetime]:
 
 
 def partition_key_for(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d-%H:00")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d-%H:00")

@@ -24,8 +24,7 @@ def sample_event(rng: random.Random, hour: datetime, index: int) -> dict:
     kind = rng.random()
     if kind < 0.6:
         event_type = "gateway.request"
-        data = {"service_id": rng.choice(SERVICES), "bytes_sent": rng.randrange(100, 50_000),
-                "bytes_received": rng.randrange(0, 5_000)}
+        data = {"service_id": rng.choice(SERVICES), "bytes_sent": rng.randrange(100, 50_000), "bytes_received": rng.randrange(0, 5_000)}
     elif kind < 0.75:
         event_type = "gateway.connection"
         data = {"service_id": rng.choice(SERVICES), "duration_seconds": f"{rng.randrange(1, 600_000) / 1000:.3f}"}

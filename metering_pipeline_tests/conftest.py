@@ -8,6 +8,11 @@ import pytest  # noqa: E402
 
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone  # noqa: E402
 
+# Fixtures every module may ask for by name: an S3 endpoint (moto in server mode on loopback), a bucket
+# on it, and an export store of either kind. Imported here once, so test modules need no imports of them.
+from metering_pipeline_tests.support.export_helpers import export_store  # noqa: E402, F401
+from metering_pipeline_tests.support.s3_server import moto_server, s3  # noqa: E402, F401
+
 
 @pytest.fixture
 def clickhouse(tmp_path) -> ClickHouseResource:

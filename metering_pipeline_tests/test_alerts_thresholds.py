@@ -17,8 +17,9 @@ def land_requests(landing_dir, hour: int, count: int, name: str = "a.ndjson", te
 
 
 def alerts(clickhouse) -> list[tuple]:
-    return query(clickhouse, "SELECT threshold, usage, percent, toString(crossed_hour), delivery_status "
-                             "FROM usage_alerts FINAL ORDER BY threshold")
+    return query(
+        clickhouse, "SELECT threshold, usage, percent, toString(crossed_hour), delivery_status FROM usage_alerts FINAL ORDER BY threshold"
+    )
 
 
 def test_thresholds_fire_once_across_hours_and_within_one_hour_and_never_again(clickhouse, landing, landing_dir, tmp_path):
@@ -49,8 +50,9 @@ def test_thresholds_fire_once_across_hours_and_within_one_hour_and_never_again(c
         materialize(res, KEYS[2:])
         assert len(hook.texts()) == 4
     assert [row[4] for row in alerts(clickhouse)] == ["delivered"] * 4  # still fired
-    assert query(clickhouse, "SELECT threshold, usage, percent, toString(hour), toString(crossed_hour) "
-                             "FROM usage_alert_drops ORDER BY threshold") == [
+    assert query(
+        clickhouse, "SELECT threshold, usage, percent, toString(hour), toString(crossed_hour) FROM usage_alert_drops ORDER BY threshold"
+    ) == [
         (95, Decimal(9), Decimal(90), "2026-11-22 12:00:00", "2026-11-22 12:00:00"),
         (100, Decimal(9), Decimal(90), "2026-11-22 12:00:00", "2026-11-22 12:00:00"),
     ]
@@ -68,20 +70,31 @@ def test_one_backfill_run_finds_the_hour_that_crossed_each_threshold(clickhouse,
         (100, Decimal(8), Decimal(100), "2026-11-22 12:00:00", "stored"),
     ]
     assert query(clickhouse, "SELECT DISTINCT toString(evaluated_hour) FROM usage_alerts ORDER BY 1") == [
-        ("2026-11-22 11:00:00",), ("2026-11-22 12:00:00",)]
+        ("2026-11-22 11:00:00",),
+        ("2026-11-22 12:00:00",),
+    ]
 
     # A quota added later in the month fires at once, naming the hour that crossed it, not the hour evaluated.
     write_quotas(tmp_path / "q.yaml", [{"tenant": "globex", "meter": "gateway_requests", "quota": 9, "thresholds": [100]}])
     materialize(resources(clickhouse, landing, quotas), KEYS[2:], assets=(usage_alerts,))
-    assert query(clickhouse, "SELECT toString(crossed_hour), toString(evaluated_hour) FROM usage_alerts FINAL "
-                             "WHERE tenant_id = 'globex'") == [("2026-11-22 11:00:00", "2026-11-22 12:00:00")]
+    assert query(
+        clickhouse, "SELECT toString(crossed_hour), toString(evaluated_hour) FROM usage_alerts FINAL WHERE tenant_id = 'globex'"
+    ) == [("2026-11-22 11:00:00", "2026-11-22 12:00:00")]
 
 
 def test_unique_count_quota_counts_each_user_once_per_month(clickhouse, landing, landing_dir, tmp_path):
     quotas = write_quotas(tmp_path / "q.yaml", [{"tenant": "initech", "meter": "api_active_users", "quota": 2, "thresholds": [100]}])
     for hour, users in ((10, ["u1"]), (11, ["u1"]), (12, ["u1", "u2"])):
-        lines = [line(f"c-{hour}-{u}", type="api.call", subject="initech", time=f"2026-11-22T{hour}:10:00Z",
-                      data={"endpoint": "/v1/query", "user_id": u}) for u in users]
+        lines = [
+            line(
+                f"c-{hour}-{u}",
+                type="api.call",
+                subject="initech",
+                time=f"2026-11-22T{hour}:10:00Z",
+                data={"endpoint": "/v1/query", "user_id": u},
+            )
+            for u in users
+        ]
         land(landing_dir, "calls.ndjson", lines, hour_dir=f"events/2026/11/22/{hour}")
     res = resources(clickhouse, landing, quotas)
     materialize(res, KEYS[:2])
@@ -97,7 +110,9 @@ def test_month_boundaries_split_periods(clickhouse, landing, landing_dir, tmp_pa
         land(landing_dir, "a.ndjson", [line(f"{moment}-{i}", time=moment) for i in range(2)], hour_dir=folder)
     materialize(resources(clickhouse, landing, quotas), ["2026-11-30-23:00", "2026-12-01-00:00"])
     assert query(clickhouse, "SELECT toString(period), usage FROM usage_alerts FINAL ORDER BY period") == [
-        ("2026-11-01", Decimal(2)), ("2026-12-01", Decimal(2))]
+        ("2026-11-01", Decimal(2)),
+        ("2026-12-01", Decimal(2)),
+    ]
 
 
 def test_crossing_logic_is_pure_and_ordered():
@@ -120,9 +135,11 @@ def test_quotas_table_overrides_the_file_and_a_month_overrides_every_month(click
     materialize(res, KEYS[:1])
     assert alerts(clickhouse) == []
     with clickhouse.get_client() as client:
-        client.insert("usage_quotas", [["acme", "gateway_requests", "", Decimal(100), [50]],
-                                       ["acme", "gateway_requests", "2026-11", Decimal(4), [75]]],
-                      column_names=["tenant_id", "meter", "period", "quota", "thresholds"])
+        client.insert(
+            "usage_quotas",
+            [["acme", "gateway_requests", "", Decimal(100), [50]], ["acme", "gateway_requests", "2026-11", Decimal(4), [75]]],
+            column_names=["tenant_id", "meter", "period", "quota", "thresholds"],
+        )
     materialize(res, KEYS[:1])
     assert alerts(clickhouse) == [(75, Decimal(3), Decimal(75), "2026-11-22 10:00:00", "stored")]
 
@@ -151,8 +168,12 @@ def test_no_quota_file_means_no_quotas_whatever_the_catalog(clickhouse, landing,
     land_requests(landing_dir, 10, 6_000)  # 60 % of the example quota for acme
     result = materialize(resources(clickhouse, landing), KEYS[:1])
     assert alerts(clickhouse) == []
-    meta = {k: v.value for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "usage_alerts"
-            for k, v in e.materialization.metadata.items()}
+    meta = {
+        k: v.value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "usage_alerts"
+        for k, v in e.materialization.metadata.items()
+    }
     assert (meta["quotas"], meta["quotas_ignored"]) == (0, 0)
 
 
@@ -162,8 +183,11 @@ def test_table_quota_on_an_unknown_meter_is_left_out_not_a_crash(clickhouse, lan
     res = resources(clickhouse, landing, quotas)
     materialize(res, KEYS[:1])
     with clickhouse.get_client() as client:
-        client.insert("usage_quotas", [["acme", "renamed_meter", "", Decimal(1), [100]]],
-                      column_names=["tenant_id", "meter", "period", "quota", "thresholds"])
+        client.insert(
+            "usage_quotas",
+            [["acme", "renamed_meter", "", Decimal(1), [100]]],
+            column_names=["tenant_id", "meter", "period", "quota", "thresholds"],
+        )
     result = materialize(res, KEYS[:1], assets=(usage_alerts,))
     meta = {k: v.value for e in result.get_asset_materialization_events() for k, v in e.materialization.metadata.items()}
     assert (meta["quotas"], meta["quotas_ignored"]) == (1, 1)
@@ -177,10 +201,15 @@ def test_definitions_refuse_a_quota_file_naming_an_unknown_meter(tmp_path):
 
     quotas = write_quotas(tmp_path / "q.yaml", [{"tenant": "acme", "meter": "gateway_request", "quota": 1}])
     env = {**os.environ, "METERING_QUOTAS": quotas}
-    done = subprocess.run([sys.executable, "-c", "import metering_pipeline.definitions"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", "import metering_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode != 0
     assert "METERING_QUOTAS=" in done.stderr and "unknown meter 'gateway_request'" in done.stderr
     write_quotas(tmp_path / "q.yaml", [{"tenant": "acme", "meter": "gateway_requests", "quota": 1}])
-    assert subprocess.run([sys.executable, "-c", "import metering_pipeline.definitions"], env=env,
-                          capture_output=True, text=True, timeout=300).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", "import metering_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300
+        ).returncode
+        == 0
+    )

@@ -55,9 +55,14 @@ def test_backfill_three_hours_of_every_asset_from_the_ui(tmp_path):
     write_instance(home)
     for key in KEYS:
         write_sample_hour(data / "landing", hour_start(key), events=100)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false",
-           "METERING_CLICKHOUSE_URL": f"chdb://{data / 'clickhouse'}", "METERING_LANDING_URL": str(data / "landing"),
-           "METERING_EXPORT_URL": str(data / "export")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "GX_ANALYTICS_ENABLED": "false",
+        "METERING_CLICKHOUSE_URL": f"chdb://{data / 'clickhouse'}",
+        "METERING_LANDING_URL": str(data / "landing"),
+        "METERING_EXPORT_URL": str(data / "export"),
+    }
     env.pop("METERING_ALERT_WEBHOOK_URL", None)
     screenshot = tmp_path / "finished-backfill.png"
     with dagster_stack(env, tmp_path) as base, browser_page() as page:
@@ -75,10 +80,10 @@ def test_backfill_three_hours_of_every_asset_from_the_ui(tmp_path):
 
     clickhouse = ClickHouseResource(url=env["METERING_CLICKHOUSE_URL"])
     with clickhouse.get_client() as client:
-        hours = client.query("SELECT hour, sum(event_count) FROM usage_hourly WHERE meter = 'gateway_requests' "
-                             "GROUP BY hour ORDER BY hour").result_rows
-        events = client.query("SELECT hour, count() FROM events WHERE type = 'gateway.request' "
-                              "GROUP BY hour ORDER BY hour").result_rows
+        hours = client.query(
+            "SELECT hour, sum(event_count) FROM usage_hourly WHERE meter = 'gateway_requests' GROUP BY hour ORDER BY hour"
+        ).result_rows
+        events = client.query("SELECT hour, count() FROM events WHERE type = 'gateway.request' GROUP BY hour ORDER BY hour").result_rows
     assert [h for h, _ in hours] == [hour_start(k).replace(tzinfo=None) for k in KEYS]
     assert all(metered > 0 for _, metered in hours) and hours == events
 

@@ -54,8 +54,9 @@ def test_ingest_refuses_a_catalog_that_changes_a_published_meter(clickhouse, lan
         enforce_published(client, load_catalog())
     land(landing_dir, "a.ndjson", [line("e1")])
     changed = write_catalog(tmp_path, edited(lambda d: meter_entry(d, "gateway_ingress_bytes").update(unit="octets")))
-    result = dg.materialize([ingest], partition_key=KEY, raise_on_error=False,
-                            resources={"clickhouse": clickhouse, "landing": landing, "catalog": changed})
+    result = dg.materialize(
+        [ingest], partition_key=KEY, raise_on_error=False, resources={"clickhouse": clickhouse, "landing": landing, "catalog": changed}
+    )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "published meter 'gateway_ingress_bytes' changes its unit" in failure.step_failure_data.error.to_string()
@@ -79,14 +80,30 @@ def test_meters_default_to_published_and_phase_is_checked():
         (lambda d: source_entry(d, "data-api")["event_types"].update(x="data-api/{colour}"), r"unknown fields \['colour'\]"),
         (lambda d: source_entry(d, "data-api")["event_types"].update(x="data-api/{type"), "stray brace"),
         (lambda d: d["attribution"].update(table="attribution; DROP TABLE events"), "plain identifier"),
-        (lambda d: d["attribution"].update(entries=[
-            {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "a", "valid_to": "2026-11-22T10:30:00Z"},
-            {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "b", "valid_from": "2026-11-22T10:29:00Z"},
-        ]), "overlap for: instance 1"),
-        (lambda d: d["attribution"].update(entries=[
-            {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "a",
-             "valid_from": "2026-11-22T11:00:00Z", "valid_to": "2026-11-22T10:00:00Z"},
-        ]), "valid_to must be after valid_from"),
+        (
+            lambda d: d["attribution"].update(
+                entries=[
+                    {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "a", "valid_to": "2026-11-22T10:30:00Z"},
+                    {"kind": "instance", "key": "1", "tenant_id": "t", "billing_account_id": "b", "valid_from": "2026-11-22T10:29:00Z"},
+                ]
+            ),
+            "overlap for: instance 1",
+        ),
+        (
+            lambda d: d["attribution"].update(
+                entries=[
+                    {
+                        "kind": "instance",
+                        "key": "1",
+                        "tenant_id": "t",
+                        "billing_account_id": "a",
+                        "valid_from": "2026-11-22T11:00:00Z",
+                        "valid_to": "2026-11-22T10:00:00Z",
+                    },
+                ]
+            ),
+            "valid_to must be after valid_from",
+        ),
     ],
 )
 def test_catalog_refuses_bad_sources_and_attribution(edit, message):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from metering_pipeline.samples import write_sample_hour
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
+from metering_pipeline.samples import write_sample_hour
 
 KEY = "2026-11-22-10:00"
 
@@ -29,7 +29,10 @@ def test_dagster_asset_materialize_one_partition(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     completed = subprocess.run(
         [str(dagster), "asset", "materialize", "-m", "metering_pipeline.definitions", "--select", "*", "--partition", KEY],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     with ClickHouseResource(url=env["METERING_CLICKHOUSE_URL"]).get_client() as client:

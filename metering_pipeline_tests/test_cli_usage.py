@@ -48,10 +48,18 @@ def run_cli(capsys, *args) -> str:
 def test_per_meter_totals_equal_sql(usage_db, capsys):
     rows = json.loads(run_cli(capsys, "--tenant", "acme", *WINDOW, "--format", "json"))
     got = {r["meter"]: Decimal(r["value"]) for r in rows}
-    expected = dict(query(usage_db, "SELECT meter, sum(value) FROM usage_hourly WHERE tenant_id = 'acme' "
-                                    "AND aggregation != 'unique_count' GROUP BY meter"))
-    expected.update(query(usage_db, "SELECT 'api_active_users', toDecimal128(uniqExact(JSONExtractString(data, 'user_id')), 9) "
-                                    "FROM events WHERE tenant_id = 'acme' AND type = 'api.call'"))
+    expected = dict(
+        query(
+            usage_db, "SELECT meter, sum(value) FROM usage_hourly WHERE tenant_id = 'acme' AND aggregation != 'unique_count' GROUP BY meter"
+        )
+    )
+    expected.update(
+        query(
+            usage_db,
+            "SELECT 'api_active_users', toDecimal128(uniqExact(JSONExtractString(data, 'user_id')), 9) "
+            "FROM events WHERE tenant_id = 'acme' AND type = 'api.call'",
+        )
+    )
     assert got == expected
     assert got["gateway_connection_seconds"] == Decimal("7.468")  # exact decimals, not floats
     assert got["api_active_users"] == 3  # alice, user-10, user-11: not 4, the sum of hourly uniques
@@ -62,11 +70,17 @@ def test_group_by_dimension_and_hour_equals_sql(usage_db, capsys):
     out = run_cli(capsys, *WINDOW, "--group-by", "service_id,hour", "--group-by", "tenant", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert list(table[0]) == ["service_id", "hour", "tenant", "meter", "unit", "value", "events"]
-    got = {(r["service_id"], r["hour"], r["tenant"], r["meter"]): (Decimal(r["value"]), int(r["events"]))
-           for r in table if r["meter"] != "api_active_users"}
-    expected = query(usage_db, "SELECT dimensions['service_id'], formatDateTime(hour, '%Y-%m-%d %H:00'), tenant_id, meter, "
-                               "sum(value), sum(event_count) FROM usage_hourly WHERE aggregation != 'unique_count' "
-                               "GROUP BY ALL")
+    got = {
+        (r["service_id"], r["hour"], r["tenant"], r["meter"]): (Decimal(r["value"]), int(r["events"]))
+        for r in table
+        if r["meter"] != "api_active_users"
+    }
+    expected = query(
+        usage_db,
+        "SELECT dimensions['service_id'], formatDateTime(hour, '%Y-%m-%d %H:00'), tenant_id, meter, "
+        "sum(value), sum(event_count) FROM usage_hourly WHERE aggregation != 'unique_count' "
+        "GROUP BY ALL",
+    )
     assert got == {tuple(r[:4]): (r[4], r[5]) for r in expected}
     assert {(r["service_id"], r["value"]) for r in table if r["meter"] == "api_active_users"} == {("", "2")}
 
@@ -76,8 +90,10 @@ def test_day_and_event_type_table(usage_db, capsys):
     header, *body = out.splitlines()
     assert header.split() == ["day", "event_type", "meter", "unit", "value", "events"]
     assert body and all(row.split()[0] == "2026-11-22" and row.split()[1] == "gateway.request" for row in body)
-    assert {tuple(row.split()[2:]) for row in body} >= {("gateway_requests", "requests", "2", "2"),
-                                                         ("gateway_egress_bytes", "bytes", "14", "2")}
+    assert {tuple(row.split()[2:]) for row in body} >= {
+        ("gateway_requests", "requests", "2", "2"),
+        ("gateway_egress_bytes", "bytes", "14", "2"),
+    }
 
 
 def test_group_by_outside_the_allow_list_is_refused(usage_db, capsys):
@@ -89,7 +105,13 @@ def test_group_by_outside_the_allow_list_is_refused(usage_db, capsys):
 def test_console_script_runs(usage_db):
     script = Path(sys.executable).with_name("metering-pipeline")
     env = {**os.environ, "METERING_CLICKHOUSE_URL": usage_db.url, "METERING_DATABASE": usage_db.database}
-    done = subprocess.run([str(script), "usage", "--tenant", "acme", *WINDOW, "--format", "csv"],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(script), "usage", "--tenant", "acme", *WINDOW, "--format", "csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "gateway_requests,requests,4,4" in done.stdout

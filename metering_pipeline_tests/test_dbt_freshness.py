@@ -1,7 +1,7 @@
 """dbt source freshness on a real embedded engine: freshness is the newest hour's event time, not loaded_at."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ def _freshness(clickhouse: ClickHouseResource) -> str:
 def test_a_rerun_of_an_old_hour_does_not_make_a_stale_source_fresh(tmp_path):
     ensure_manifest()
     clickhouse = ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}", lock_timeout_seconds=60)
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     newest, old = now - timedelta(hours=20), now - timedelta(hours=30)
     with clickhouse.get_client() as client:
         ensure_tables(client)

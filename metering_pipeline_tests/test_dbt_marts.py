@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 MARTS = ("usage_daily", "usage_monthly", "usage_by_service", "quarantine_summary", "tenant_usage_summary")
 ANALYTICS = "metering_analytics"
-UTC = timezone.utc
+UTC = UTC
 
 FEB = datetime(2025, 2, 20, 10)
 H1, H2 = datetime(2025, 3, 10, 5), datetime(2025, 3, 10, 6)  # day 1
@@ -203,9 +203,7 @@ def _rows(snapshot, mart, **where) -> list[tuple]:
 
 
 def test_partition_run_builds_every_mart_and_runs_the_checks(runs):
-    assert runs["materialized"] == sorted(
-        [*MARTS, "stg_metering__events", "stg_metering__quarantine", "stg_metering__usage_hourly"]
-    )
+    assert runs["materialized"] == sorted([*MARTS, "stg_metering__events", "stg_metering__quarantine", "stg_metering__usage_hourly"])
     assert runs["checks"] >= 30
     assert all(runs["first"][mart] for mart in MARTS)
 
@@ -214,9 +212,7 @@ def test_unique_users_roll_up_from_events_not_from_hours(runs, warehouse):
     day1 = datetime(2025, 3, 10).date()
     [daily] = _rows(runs["first"], "usage_daily", day=day1, meter="api_active_users")
     assert (daily["value"], daily["event_count"]) == (Decimal(2), 3)  # u1 (twice), u2
-    hourly_sum = _query(
-        warehouse, "SELECT sum(value) FROM usage_hourly WHERE meter = 'api_active_users' AND toDate(hour) = '2025-03-10'"
-    )
+    hourly_sum = _query(warehouse, "SELECT sum(value) FROM usage_hourly WHERE meter = 'api_active_users' AND toDate(hour) = '2025-03-10'")
     assert hourly_sum == [(Decimal(3),)]  # what summing the hours would have said
     by_region = {r["dimensions"]["region"]: r["value"] for r in _rows(runs["first"], "usage_daily",
                                                                       day=day1, meter="api_active_users_by_region")}  # fmt: skip

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from metering_pipeline.dbt.vars import catalog_vars, dbt_vars, window_vars
 from metering_pipeline.dbt.vars import main as vars_main
 from metering_pipeline.partitions import hour_window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_window_vars_from_a_partition():

@@ -1,6 +1,6 @@
 """The code location loads, without touching ClickHouse, S3 or the environment's values."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -20,9 +20,9 @@ def test_definitions_load():
 
 
 def test_schedule_runs_last_complete_hour_with_a_run_key():
-    assert last_complete_hour(datetime(2026, 11, 22, 11, 10, tzinfo=timezone.utc)) == "2026-11-22-10:00"
-    assert last_complete_hour(datetime(2026, 11, 23, 0, 10, tzinfo=timezone.utc)) == "2026-11-22-23:00"
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 11, 10, tzinfo=timezone.utc))
+    assert last_complete_hour(datetime(2026, 11, 22, 11, 10, tzinfo=UTC)) == "2026-11-22-10:00"
+    assert last_complete_hour(datetime(2026, 11, 23, 0, 10, tzinfo=UTC)) == "2026-11-22-23:00"
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 11, 10, tzinfo=UTC))
     request = hourly_schedule(context)
     assert request.partition_key == "2026-11-22-10:00"
     assert request.run_key == "scheduled-2026-11-22-10:00"
@@ -58,5 +58,9 @@ def test_catalog_refuses_bad_meters(meter, message):
 
 def test_catalog_refuses_path_like_source_names():
     with pytest.raises(CatalogError, match="source name"):
-        parse_catalog({"sources": [{"name": "../etc", "format": "cloudevents"}],
-                       "meters": [{"name": "m", "event_type": "t", "aggregation": "count", "unit": "u"}]})
+        parse_catalog(
+            {
+                "sources": [{"name": "../etc", "format": "cloudevents"}],
+                "meters": [{"name": "m", "event_type": "t", "aggregation": "count", "unit": "u"}],
+            }
+        )

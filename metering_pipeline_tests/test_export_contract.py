@@ -15,14 +15,28 @@ import dagster as dg
 
 from metering_pipeline.export.assets import billing_export
 from metering_pipeline.export.checks import ledger_mismatches
+from metering_pipeline.export.layout import meter_name
 from metering_pipeline.export.records import window_of
 from metering_pipeline.export.store import exported_keys
-from metering_pipeline.export.layout import meter_name
 from metering_pipeline.partitions import hourly_partitions
 from metering_pipeline.resources import CatalogResource
-from metering_pipeline_tests.support.export_helpers import (  # noqa: F401
-    HOUR, KEY, PREFIX, checks, data_objects, export_store, ledger, make_store, manifests, metadata, moto_server,
-    records, revisions, run_export, s3, set_usage, stored, totals, usage,
+from metering_pipeline_tests.support.export_helpers import (
+    HOUR,
+    KEY,
+    PREFIX,
+    checks,
+    data_objects,
+    ledger,
+    make_store,
+    manifests,
+    metadata,
+    records,
+    revisions,
+    run_export,
+    set_usage,
+    stored,
+    totals,
+    usage,
 )
 
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -42,13 +56,37 @@ def test_51_records_make_two_objects_with_the_documented_layout(clickhouse, expo
     assert manifest["records"] == 51 and manifest["quantity_sums"] == {"gateway_requests": str(sum(Decimal(f"{i}.5") for i in range(51)))}
 
     first = next(r for r in records(objects) if r["tenant_id"] == "tenant-01")
-    assert list(first) == ["id", "meter", "event_type", "tenant_id", "billing_account_id", "dimensions", "window_start",
-                           "window_end", "quantity", "unit", "event_count", "revision", "kind", "metadata"]
+    assert list(first) == [
+        "id",
+        "meter",
+        "event_type",
+        "tenant_id",
+        "billing_account_id",
+        "dimensions",
+        "window_start",
+        "window_end",
+        "quantity",
+        "unit",
+        "event_count",
+        "revision",
+        "kind",
+        "metadata",
+    ]
     assert first | {"id": None} == {
-        "id": None, "meter": "gateway_requests", "event_type": "gateway.request", "tenant_id": "tenant-01",
-        "billing_account_id": "", "dimensions": {"service_id": "svc"}, "window_start": "2026-11-22T10:00:00Z",
-        "window_end": "2026-11-22T11:00:00Z", "quantity": "1.5", "unit": "requests", "event_count": 2, "revision": 0,
-        "kind": "usage", "metadata": {"partition_key": KEY, "catalog_hash": first["metadata"]["catalog_hash"]},
+        "id": None,
+        "meter": "gateway_requests",
+        "event_type": "gateway.request",
+        "tenant_id": "tenant-01",
+        "billing_account_id": "",
+        "dimensions": {"service_id": "svc"},
+        "window_start": "2026-11-22T10:00:00Z",
+        "window_end": "2026-11-22T11:00:00Z",
+        "quantity": "1.5",
+        "unit": "requests",
+        "event_count": 2,
+        "revision": 0,
+        "kind": "usage",
+        "metadata": {"partition_key": KEY, "catalog_hash": first["metadata"]["catalog_hash"]},
     }
     assert len({r["id"] for r in records(objects)}) == 51
     assert metadata(result)["objects"] == 2 and metadata(result)["records"] == 51
@@ -80,8 +118,14 @@ def test_a_record_set_over_2mb_splits_by_bytes(clickhouse, export_store):
 
 
 def test_rerun_writes_nothing_and_a_fresh_export_is_byte_identical(clickhouse, export_store):
-    set_usage(clickhouse, [usage("acme", value="2.25"), usage("globex", "api_calls", "7", dims={"endpoint": "/v1"}),
-                           usage("o'brien & co", "gateway_egress_bytes", "123456789012345678901234567.123456789")])
+    set_usage(
+        clickhouse,
+        [
+            usage("acme", value="2.25"),
+            usage("globex", "api_calls", "7", dims={"endpoint": "/v1"}),
+            usage("o'brien & co", "gateway_egress_bytes", "123456789012345678901234567.123456789"),
+        ],
+    )
     run_export(clickhouse, export_store)
     first = stored(export_store)
     handle = export_store.open()
@@ -112,14 +156,25 @@ def _version(store, key: str):
 
 
 def test_changed_hour_gets_a_correction_revision_of_deltas(clickhouse, export_store):
-    set_usage(clickhouse, [usage("acme", value="10", events=10), usage("globex", value="5", events=5),
-                           usage("initech", value="3", events=3), usage("acme", "api_calls", "4", 4, {"endpoint": "/v1"})])
+    set_usage(
+        clickhouse,
+        [
+            usage("acme", value="10", events=10),
+            usage("globex", value="5", events=5),
+            usage("initech", value="3", events=3),
+            usage("acme", "api_calls", "4", 4, {"endpoint": "/v1"}),
+        ],
+    )
     run_export(clickhouse, export_store)
     first = stored(export_store)
 
     # A late file and a fix: acme up, globex unchanged, initech gone, umbrella new, api_calls down.
-    current = [usage("acme", value="12.5", events=12), usage("globex", value="5", events=5),
-               usage("umbrella", value="7", events=7), usage("acme", "api_calls", "1", 1, {"endpoint": "/v1"})]
+    current = [
+        usage("acme", value="12.5", events=12),
+        usage("globex", value="5", events=5),
+        usage("umbrella", value="7", events=7),
+        usage("acme", "api_calls", "1", 1, {"endpoint": "/v1"}),
+    ]
     set_usage(clickhouse, current)
     result = run_export(clickhouse, export_store)
 
@@ -132,8 +187,7 @@ def test_changed_hour_gets_a_correction_revision_of_deltas(clickhouse, export_st
         ("umbrella", "gateway_requests", "7", 7, "correction"),
         ("acme", "api_calls", "-3", -3, "correction"),
     }
-    expected = {(u["tenant_id"], "", u["meter"], tuple(sorted(u["dimensions"].items()))): (u["value"], u["event_count"])
-                for u in current}
+    expected = {(u["tenant_id"], "", u["meter"], tuple(sorted(u["dimensions"].items()))): (u["value"], u["event_count"]) for u in current}
     assert totals(records(now)) == expected
     revision_1 = manifests(now)["_manifests/2026/11/22/10/00/revision-000001.json"]
     assert revision_1["kind"] == "correction" and revision_1["records"] == 4
@@ -201,13 +255,16 @@ def test_a_single_run_backfill_exports_each_hour_of_the_range(clickhouse, tmp_pa
         jobs=[dg.define_asset_job("export", [billing_export], partitions_def=hourly_partitions)],
         resources={"clickhouse": clickhouse, "catalog": CatalogResource(), "export_store": store},
     ).resolve_job_def("export")
-    result = job.execute_in_process(tags={"dagster/asset_partition_range_start": KEY,
-                                          "dagster/asset_partition_range_end": "2026-11-22-11:00"})
+    result = job.execute_in_process(
+        tags={"dagster/asset_partition_range_start": KEY, "dagster/asset_partition_range_end": "2026-11-22-11:00"}
+    )
     assert result.success
     objects = stored(store)
     assert sorted(k.split("/")[4] for k in data_objects(objects)) == ["10", "11"]
-    assert sorted(manifests(objects)) == ["_manifests/2026/11/22/10/00/revision-000000.json",
-                                          "_manifests/2026/11/22/11/00/revision-000000.json"]
+    assert sorted(manifests(objects)) == [
+        "_manifests/2026/11/22/10/00/revision-000000.json",
+        "_manifests/2026/11/22/11/00/revision-000000.json",
+    ]
     events = result.get_asset_materialization_events()  # one per partition, run-level metadata on each
     assert sorted(e.partition for e in events) == [KEY, "2026-11-22-11:00"]
     assert all(e.materialization.metadata["partitions"].value == 2 for e in events)

@@ -8,9 +8,21 @@ import pytest
 
 from metering_pipeline.export import hour as export_hour_module
 from metering_pipeline.export.ledger import ConcurrentExport, commit, ensure_ledger
-from metering_pipeline_tests.support.export_helpers import (  # noqa: F401
-    HOUR, checks, data_objects, export_store, ledger, make_store, manifests, metadata, moto_server, records, revisions,
-    run_export, s3, set_usage, stored, totals, usage,
+from metering_pipeline_tests.support.export_helpers import (
+    HOUR,
+    checks,
+    data_objects,
+    ledger,
+    make_store,
+    manifests,
+    metadata,
+    records,
+    revisions,
+    run_export,
+    set_usage,
+    stored,
+    totals,
+    usage,
 )
 
 USAGE = [usage(f"t{i:02d}", value=str(i + 1)) for i in range(60)] + [usage("acme", "api_calls", "3", dims={"endpoint": "/v1"})]

@@ -15,14 +15,13 @@ from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.samples import write_sample_hour
 from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline_tests.support.events import land, line, query
-from metering_pipeline_tests.support.export_helpers import (  # noqa: F401
-    HOUR, KEY, checks, make_store, manifests, moto_server, records, revisions, s3, stored, totals,
-)
+from metering_pipeline_tests.support.export_helpers import HOUR, KEY, checks, make_store, manifests, records, revisions, stored, totals
 
 
 def run_all(clickhouse, landing, catalog_resource, store):
     result = dg.materialize(
-        [ingest, usage_hourly, billing_export], partition_key=KEY,
+        [ingest, usage_hourly, billing_export],
+        partition_key=KEY,
         resources={"clickhouse": clickhouse, "landing": landing, "catalog": catalog_resource, "export_store": store},
     )
     assert result.success

@@ -6,12 +6,22 @@ metadata; a persistent one fails the step loudly and records nothing as exported
 
 import pytest
 
+from metering_pipeline_tests.support.export_helpers import (
+    checks,
+    data_objects,
+    ledger,
+    make_store,
+    manifests,
+    metadata,
+    records,
+    revisions,
+    run_export,
+    set_usage,
+    stored,
+    usage,
+)
 from metering_pipeline_tests.support.fault_proxy import Fault, FaultProxy
 from metering_pipeline_tests.support.s3_server import point_aws_at
-from metering_pipeline_tests.support.export_helpers import (  # noqa: F401
-    checks, data_objects, ledger, make_store, manifests, metadata, moto_server, records, revisions, run_export, s3,
-    set_usage, stored, usage,
-)
 
 USAGE = [usage(f"t{i:02d}", value=str(i)) for i in range(1, 61)]
 
@@ -34,8 +44,14 @@ def faulty(s3, moto_server, monkeypatch):
 
 def test_throttling_5xx_and_resets_are_retried_then_succeed(clickhouse, s3, faulty, tmp_path):
     set_usage(clickhouse, USAGE)
-    proxy = faulty(Fault("PUT", "503", first=3), Fault("PUT", "reset", first=1), Fault("PUT", "500", first=1),
-                   Fault("LIST", "500", first=1), Fault("LIST", "reset", first=1), Fault("GET", "503", first=1))
+    proxy = faulty(
+        Fault("PUT", "503", first=3),
+        Fault("PUT", "reset", first=1),
+        Fault("PUT", "500", first=1),
+        Fault("LIST", "500", first=1),
+        Fault("LIST", "reset", first=1),
+        Fault("GET", "503", first=1),
+    )
     result = run_export(clickhouse, make_store("s3", tmp_path, s3))
     injected = sum(proxy.injected.values())
     assert proxy.injected[("PUT", "503")] == 3 and proxy.injected[("PUT", "reset")] == 1

@@ -47,8 +47,7 @@ REVISION_0 = [
     usage("acme", meter="gateway_connection_seconds", value="12.345", events=3),
     usage("globex", meter="gateway_connection_seconds", value="0.001", events=1, account="acct-42"),
     usage("acme", meter="api_calls", value="5", events=5, dims={"endpoint": "/v1/query"}),
-    usage("initech", meter="api_calls", value="2", events=2,
-          dims={"endpoint": "/v1/ingest", "region": 'eu "west"/1 é', "zone": ""}),
+    usage("initech", meter="api_calls", value="2", events=2, dims={"endpoint": "/v1/ingest", "region": 'eu "west"/1 é', "zone": ""}),
     usage("acme", meter=DRAFT_METER, value="6", events=6, dims={}),
 ]
 # The correction: acme's requests go up by 2, initech's requests are withdrawn, a newcomer appears.
@@ -68,8 +67,7 @@ def export_fixed_hour(clickhouse, tmp_path) -> dict[str, bytes]:
 
 
 def golden_files() -> dict[str, bytes]:
-    return {path.relative_to(GOLDEN_EXPORT).as_posix(): path.read_bytes()
-            for path in sorted(GOLDEN_EXPORT.rglob("*")) if path.is_file()}
+    return {path.relative_to(GOLDEN_EXPORT).as_posix(): path.read_bytes() for path in sorted(GOLDEN_EXPORT.rglob("*")) if path.is_file()}
 
 
 def rewrite_golden(exported: dict[str, bytes]) -> None:
@@ -81,8 +79,14 @@ def rewrite_golden(exported: dict[str, bytes]) -> None:
 
 
 def byte_diff(key: str, golden: bytes, exported: bytes, lines: int = 30) -> str:
-    diff = difflib.unified_diff(golden.decode("utf-8", "replace").splitlines(), exported.decode("utf-8", "replace").splitlines(),
-                                f"golden/export/{key}", f"exported/{key}", lineterm="", n=0)
+    diff = difflib.unified_diff(
+        golden.decode("utf-8", "replace").splitlines(),
+        exported.decode("utf-8", "replace").splitlines(),
+        f"golden/export/{key}",
+        f"exported/{key}",
+        lineterm="",
+        n=0,
+    )
     return "\n".join(list(diff)[:lines])
 
 
@@ -92,19 +96,26 @@ def test_the_export_of_a_fixed_hour_matches_the_golden_files_byte_for_byte(click
 
     if os.environ.get(UPDATE_ENV) == "1":
         rewrite_golden(exported)
-        pytest.fail(f"{UPDATE_ENV}=1: rewrote {len(exported)} golden files under {GOLDEN_EXPORT}; this run fails on purpose. "
-                    "Review `git diff -- metering_pipeline_tests/golden`, note the change in the README's export contract, "
-                    f"and run again without {UPDATE_ENV}.")
+        pytest.fail(
+            f"{UPDATE_ENV}=1: rewrote {len(exported)} golden files under {GOLDEN_EXPORT}; this run fails on purpose. "
+            "Review `git diff -- metering_pipeline_tests/golden`, note the change in the README's export contract, "
+            f"and run again without {UPDATE_ENV}."
+        )
 
     golden = golden_files()
     assert golden, f"no golden files under {GOLDEN_EXPORT}: {REGENERATE}"
-    how = (f"\nThe export no longer matches the committed golden files: downstream ids or bytes would change. If that is "
-           f"deliberate, regenerate them ({REGENERATE}) and note it in the README's export contract.")
+    how = (
+        f"\nThe export no longer matches the committed golden files: downstream ids or bytes would change. If that is "
+        f"deliberate, regenerate them ({REGENERATE}) and note it in the README's export contract."
+    )
     missing, extra = sorted(golden.keys() - exported.keys()), sorted(exported.keys() - golden.keys())
     assert not missing and not extra, f"keys only in golden: {missing}\nkeys only in the export: {extra}{how}"
     changed = [key for key in golden if golden[key] != exported[key]]
-    assert not changed, f"{len(changed)} of {len(golden)} objects differ: {changed}\n" + byte_diff(
-        changed[0], golden[changed[0]], exported[changed[0]]) + how
+    assert not changed, (
+        f"{len(changed)} of {len(golden)} objects differ: {changed}\n"
+        + byte_diff(changed[0], golden[changed[0]], exported[changed[0]])
+        + how
+    )
 
 
 def test_the_golden_hour_covers_what_the_contract_pins():

@@ -3,7 +3,7 @@
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,25 +17,28 @@ from metering_pipeline.export.records import Window, build_records, object_id, r
 from metering_pipeline.export.retry import RetryPolicy, StoreUnavailable, call_with_retries, is_retryable
 from metering_pipeline.resources.export_store import STALE_TEMP_SECONDS, TEMP_PREFIX, LocalObjects
 
-HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 WINDOW = Window("2026-11-22-10:00", HOUR, HOUR + timedelta(hours=1))
 
 
-@pytest.mark.parametrize("name, folder", [
-    ("gateway_requests", "gateway_requests"),
-    ("a.b-c_d", "a.b-c_d"),
-    ("..", "%2E."),
-    (".", "%2E"),
-    (".hidden", "%2Ehidden"),
-    ("_manifests", "%5Fmanifests"),
-    ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
-    ("a/b", "a%2Fb"),
-    ("100%", "100%25"),
-    ("%2F", "%252F"),
-    ("back\\slash", "back%5Cslash"),
-    ("ü ☃", "%C3%BC%20%E2%98%83"),
-    ("tab\tnew\nline", "tab%09new%0Aline"),
-])
+@pytest.mark.parametrize(
+    "name, folder",
+    [
+        ("gateway_requests", "gateway_requests"),
+        ("a.b-c_d", "a.b-c_d"),
+        ("..", "%2E."),
+        (".", "%2E"),
+        (".hidden", "%2Ehidden"),
+        ("_manifests", "%5Fmanifests"),
+        ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
+        ("a/b", "a%2Fb"),
+        ("100%", "100%25"),
+        ("%2F", "%252F"),
+        ("back\\slash", "back%5Cslash"),
+        ("ü ☃", "%C3%BC%20%E2%98%83"),
+        ("tab\tnew\nline", "tab%09new%0Aline"),
+    ],
+)
 def test_meter_folder_encodes_everything_outside_the_safe_set(name, folder):
     assert meter_folder(name) == folder
     assert meter_name(folder) == name
@@ -65,22 +68,45 @@ def test_keys_and_times():
 def test_ids_are_uuid5_stable_and_sensitive_to_every_input():
     oid = object_id("2026-11-22-10:00", "m", 1, 2)
     assert oid == object_id("2026-11-22-10:00", "m", 1, 2) and oid[14] == "5"
-    assert len({oid, object_id("2026-11-22-11:00", "m", 1, 2), object_id("2026-11-22-10:00", "n", 1, 2),
-                object_id("2026-11-22-10:00", "m", 0, 2), object_id("2026-11-22-10:00", "m", 1, 3)}) == 5
+    assert (
+        len(
+            {
+                oid,
+                object_id("2026-11-22-11:00", "m", 1, 2),
+                object_id("2026-11-22-10:00", "n", 1, 2),
+                object_id("2026-11-22-10:00", "m", 0, 2),
+                object_id("2026-11-22-10:00", "m", 1, 3),
+            }
+        )
+        == 5
+    )
     base = ("acme", "", "m", {"a": "1", "b": "2"}, "2026-11-22T10:00:00Z", 0)
     rid = record_id(*base)
     assert rid == record_id("acme", "", "m", {"b": "2", "a": "1"}, "2026-11-22T10:00:00Z", 0)  # dimension order
-    variants = [("acme", "acct", *base[2:]), ("acme,", "", *base[2:]), ("acme", "", "m", {"a": "1"}, *base[4:]),
-                (*base[:4], "2026-11-22T11:00:00Z", 0), (*base[:5], 1)]
+    variants = [
+        ("acme", "acct", *base[2:]),
+        ("acme,", "", *base[2:]),
+        ("acme", "", "m", {"a": "1"}, *base[4:]),
+        (*base[:4], "2026-11-22T11:00:00Z", 0),
+        (*base[:5], 1),
+    ]
     assert len({rid, *(record_id(*v) for v in variants)}) == 6
     assert record_id("a,b", "", "m", {}, "t", 0) != record_id("a", "b", "m", {}, "t", 0)  # no separator games
 
 
-@pytest.mark.parametrize("value, text", [
-    ("10.000000000", "10"), ("10.500000000", "10.5"), ("0.000000001", "0.000000001"), ("0E-9", "0"),
-    ("-0.000000000", "0"), ("-3.250000000", "-3.25"), ("1E+3", "1000"), ("12345678901234567890123456789.123456789",
-                                                                         "12345678901234567890123456789.123456789"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("10.000000000", "10"),
+        ("10.500000000", "10.5"),
+        ("0.000000001", "0.000000001"),
+        ("0E-9", "0"),
+        ("-0.000000000", "0"),
+        ("-3.250000000", "-3.25"),
+        ("1E+3", "1000"),
+        ("12345678901234567890123456789.123456789", "12345678901234567890123456789.123456789"),
+    ],
+)
 def test_quantity_text_is_exact_and_canonical(value, text):
     assert quantity_text(Decimal(value)) == text
 
@@ -98,13 +124,26 @@ def key(tenant, meter="m", dims=(("s", "x"),), account=""):
 
 
 def test_deltas_are_new_minus_exported_including_negative_and_gone():
-    exported = accumulate([(key("a"), Amount(Decimal(5), 5)), (key("a"), Amount(Decimal(2), 1)),
-                           (key("b"), Amount(Decimal(3), 3)), (key("c"), Amount(Decimal(4), 4))])
-    current = {key("a"): Amount(Decimal(7), 6, "t", "u"), key("b"): Amount(Decimal(1), 1, "t", "u"),
-               key("d"): Amount(Decimal("0.5"), 1, "t", "u"), key("a", account="x"): Amount(Decimal(1), 1, "t", "u")}
+    exported = accumulate(
+        [
+            (key("a"), Amount(Decimal(5), 5)),
+            (key("a"), Amount(Decimal(2), 1)),
+            (key("b"), Amount(Decimal(3), 3)),
+            (key("c"), Amount(Decimal(4), 4)),
+        ]
+    )
+    current = {
+        key("a"): Amount(Decimal(7), 6, "t", "u"),
+        key("b"): Amount(Decimal(1), 1, "t", "u"),
+        key("d"): Amount(Decimal("0.5"), 1, "t", "u"),
+        key("a", account="x"): Amount(Decimal(1), 1, "t", "u"),
+    }
     deltas = compute_deltas(current, exported)
     assert {k.tenant_id + k.billing_account_id: (d.quantity, d.event_count) for k, d in deltas.items()} == {
-        "b": (Decimal(-2), -2), "c": (Decimal(-4), -4), "d": (Decimal("0.5"), 1), "ax": (Decimal(1), 1),
+        "b": (Decimal(-2), -2),
+        "c": (Decimal(-4), -4),
+        "d": (Decimal("0.5"), 1),
+        "ax": (Decimal(1), 1),
     }
     assert compute_deltas(current, accumulate([(k, v) for k, v in current.items()])) == {}
 
@@ -172,6 +211,7 @@ def test_retries_are_bounded_backed_off_and_counted():
         def operation():
             attempts.append(1)
             raise exc
+
         return operation
 
     with pytest.raises(StoreUnavailable, match="PUT k failed after 4 attempts"):

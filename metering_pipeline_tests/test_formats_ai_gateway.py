@@ -28,13 +28,17 @@ def test_ai_gateway_lines_bill_requests_and_tokens(clickhouse, landing, landing_
     assert got == {
         # The LLM docs line and the MCP line (no protocol key: HTTP, never a TCP connection).
         ("initech", "requests", ()): 2,
-        ("initech", "egress-bytes", ()): 432 + 10255, ("initech", "ingress-bytes", ()): 105 + 165,
-        ("initech", "ai-input-tokens", mini): 15, ("initech", "ai-output-tokens", mini): 7,
+        ("initech", "egress-bytes", ()): 432 + 10255,
+        ("initech", "ingress-bytes", ()): 105 + 165,
+        ("initech", "ai-input-tokens", mini): 15,
+        ("initech", "ai-output-tokens", mini): 7,
         ("initech", "ai-total-tokens", mini): 22,
         # basic.yaml's key set: the answered line has tokens (no total_tokens key), the failed one none.
         ("hooli", "requests", ()): 2,
-        ("hooli", "egress-bytes", ()): 900 + 91, ("hooli", "ingress-bytes", ()): 220 + 180,
-        ("hooli", "ai-input-tokens", basic): 100, ("hooli", "ai-output-tokens", basic): 40,
+        ("hooli", "egress-bytes", ()): 900 + 91,
+        ("hooli", "ingress-bytes", ()): 220 + 180,
+        ("hooli", "ai-input-tokens", basic): 100,
+        ("hooli", "ai-output-tokens", basic): 40,
     }
     assert all(isinstance(v, Decimal) for v in got.values())
     # The broken line: a token count that is present but not a number is quarantined, skip or not.
@@ -51,6 +55,7 @@ def test_data_carries_every_field_of_the_record(clickhouse, landing, landing_dir
     run_hour(clickhouse, landing, catalog_resource)
     [(data,)] = query(clickhouse, "SELECT data FROM events WHERE id = 'cf2c0454-6290-498e-af6c-e32a611b5da1'")
     import json
+
     record = json.loads(data)
     assert record["mcp.method.name"] == "tools/call" and record["jsonrpc.request.id"] == "3"
     assert record["route"] == "httproute/default/ai-eg-mcp-br-mcp-route-context7" and record["protocol"] is None

@@ -12,7 +12,13 @@ import pytest
 
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline_tests.fixtures.landing import (
-    FIXTURES, HOUR_PATH, SWITCH, default_document, quarantine_reasons, usage_by_account, write_catalog,
+    FIXTURES,
+    HOUR_PATH,
+    SWITCH,
+    default_document,
+    quarantine_reasons,
+    usage_by_account,
+    write_catalog,
 )
 from metering_pipeline_tests.support.events import materialization_metadata, query, run_hour
 
@@ -72,8 +78,10 @@ ACME1, ACME2, GLOBEX = ("acme", "ba-acme-1"), ("acme", "ba-acme-2"), ("globex", 
 # The usage of fluentd-*.ndjson and events-same-usage.ndjson: r-1 at 10:05 (ba-acme-1), r-2 at
 # 11:45+01:00 = 10:45 UTC (ba-acme-2), r-3 at 10:59:59.999999999Z (still this hour).
 RECORDS_USAGE = {
-    (*ACME1, "container-seconds"): Decimal(3600), (*ACME1, "node-seconds"): Decimal(120),
-    (*ACME2, "weavenet-seconds"): Decimal(5), (*ACME2, "samples"): Decimal(7),
+    (*ACME1, "container-seconds"): Decimal(3600),
+    (*ACME1, "node-seconds"): Decimal(120),
+    (*ACME2, "weavenet-seconds"): Decimal(5),
+    (*ACME2, "samples"): Decimal(7),
     (*GLOBEX, "samples"): Decimal(100),
 }
 RECORD_IDS = {"r-1:container-seconds", "r-1:node-seconds", "r-2:weavenet-seconds", "r-2:samples", "r-3:samples"}
@@ -86,9 +94,13 @@ def test_billing_client_fixture_golden_usage(clickhouse, landing, landing_dir, t
     acme1, acme2, globex = ("acme", "ba-acme-1"), ("acme", "ba-acme-2"), ("globex", "ba-globex")
     expected = {
         # k-1 occurred at 12:29:59.999999999+02:00 = 10:29:59.999999 UTC (truncated): still ba-acme-1.
-        (*acme1, "container-seconds"): 3600, (*acme1, "node-seconds"): 120,
+        (*acme1, "container-seconds"): 3600,
+        (*acme1, "node-seconds"): 120,
         # k-2 at 10:30:00Z: ba-acme-2; its resend adds only the new node-seconds amount (container-seconds is a duplicate).
-        (*acme2, "container-seconds"): 60, (*acme2, "weavenet-seconds"): 5, (*acme2, "samples"): 7, (*acme2, "node-seconds"): 9,
+        (*acme2, "container-seconds"): 60,
+        (*acme2, "weavenet-seconds"): 5,
+        (*acme2, "samples"): 7,
+        (*acme2, "node-seconds"): 9,
         # k-3 (older client, `timestamp` at 05:15:00.5-05:00) and k-11 at 10:59:59.999999999Z, which stays in this hour.
         (*globex, "samples"): 100 + 1,
     }
@@ -99,7 +111,9 @@ def test_billing_client_fixture_golden_usage(clickhouse, landing, landing_dir, t
         "missing_field": 2,  # amounts {} (no amount at all), no occurred_at
         "invalid_value": 2,  # an amount of 1.5, a negative amount
         "unattributed": 1,  # instance 9999 has no entry
-        "invalid_time": 1, "malformed_json": 1, "unknown_event_type": 1,
+        "invalid_time": 1,
+        "malformed_json": 1,
+        "unknown_event_type": 1,
     }
     meta = materialization_metadata(result, "accepted_events")
     # 14 lines: 5 accepted (k-1, k-2, k-3, k-11 and k-2's resend, which has one new amount), 1 duplicate (k-1 again).
@@ -114,8 +128,7 @@ def test_billing_client_fixture_golden_usage(clickhouse, landing, landing_dir, t
 
 def test_renamed_field_is_a_catalog_change(clickhouse, landing, landing_dir, tmp_path):
     """A client that renames internal_instance_id and occurred_at: quarantined until the catalog maps the new names."""
-    line = ('{"unique_key":"r-1","instance_ref":"2002","event_time":"2026-11-22T10:10:00Z",'
-            '"amounts":{"samples":4},"metadata":null}')
+    line = '{"unique_key":"r-1","instance_ref":"2002","event_time":"2026-11-22T10:10:00Z","amounts":{"samples":4},"metadata":null}'
     folder = landing_dir / "billing-client" / "2026/11/22/10"
     folder.mkdir(parents=True)
     (folder / "renamed.ndjson").write_text(line + "\n")
@@ -149,9 +162,14 @@ def test_fluentd_records_golden_usage(clickhouse, landing, landing_dir, tmp_path
     rows = query(clickhouse, "SELECT id, type, data FROM events WHERE source = 'billing-client' AND id = 'r-1:node-seconds'")
     assert {id for (id,) in query(clickhouse, "SELECT id FROM events WHERE source = 'billing-client'")} == RECORD_IDS
     # data is the same whichever shape carried the usage: unique_key is the Event's key.
-    assert rows == [("r-1:node-seconds", "billing-client/node-seconds",
-                     '{"amount_type":"node-seconds","amount":120,"unique_key":"r-1","instance_id":"1001",'
-                     '"metadata":{"report":"s3://weave-reports/r-1"}}')]
+    assert rows == [
+        (
+            "r-1:node-seconds",
+            "billing-client/node-seconds",
+            '{"amount_type":"node-seconds","amount":120,"unique_key":"r-1","instance_id":"1001",'
+            '"metadata":{"report":"s3://weave-reports/r-1"}}',
+        )
+    ]
     # A line's bytes are the landing line's, fluentd's time and tag included.
     first = (FOLDER / ("fluentd-json.ndjson" if layout == "json" else "fluentd-out-file.ndjson")).read_bytes().splitlines()[0]
     assert query(clickhouse, "SELECT sum(bytes) FROM events WHERE id = 'r-1:node-seconds'") == [(len(first),)]
@@ -180,18 +198,22 @@ def test_blank_keys_and_types_wrong_types_and_unusable_amounts(clickhouse, landi
     records = {n: reason for (f, n), (reason, _) in got.items() if f == "records-broken.ndjson"}
     events = {n: reason for (f, n), (reason, _) in got.items() if f == "events-broken.ndjson"}
     assert records == {
-        1: "missing_field", 2: "missing_field",  # blank keys: ":samples", "   :samples"
+        1: "missing_field",
+        2: "missing_field",  # blank keys: ":samples", "   :samples"
         3: "missing_field",  # blank amount_type
         4: "invalid_field",  # amount_value "14", a JSON string
-        5: "invalid_value", 6: "invalid_value",  # 1.5; 9223372036854775808, beyond int64
+        5: "invalid_value",
+        6: "invalid_value",  # 1.5; 9223372036854775808, beyond int64
         7: "missing_field",  # amount_value null
         8: "invalid_field",  # amount_value an object
         9: "invalid_field",  # unique_key "b-9:node-seconds" for amount_type samples
         10: "invalid_field",  # both amounts and amount_type/amount_value
     }
     assert events == {
-        1: "missing_field", 2: "missing_field",  # unique_key "" and "  "
-        3: "missing_field", 4: "missing_field",  # amount types "" and " "
+        1: "missing_field",
+        2: "missing_field",  # unique_key "" and "  "
+        3: "missing_field",
+        4: "missing_field",  # amount types "" and " "
         5: "invalid_field",  # amount "25", a JSON string
         6: "missing_field",  # amount null
         7: "invalid_value",  # 1.5

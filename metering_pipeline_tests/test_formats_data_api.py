@@ -33,10 +33,15 @@ NV_RERANK = (("model", "nvidia/llama-3.2-nv-rerankqa-1b-v2"), ("provider", "nvid
 
 
 def _attribution(clickhouse):
-    fill_attribution_table(clickhouse, [("resource", "db-1", "acme", "ba-acme-1", SINCE, None),
-                                        ("resource", "db-2", "globex", "ba-globex", SINCE, None),
-                                        ("resource", T1, "initech", "ba-initech", SINCE, None),
-                                        ("resource", T2, "umbrella", "ba-umbrella", SINCE, None)])
+    fill_attribution_table(
+        clickhouse,
+        [
+            ("resource", "db-1", "acme", "ba-acme-1", SINCE, None),
+            ("resource", "db-2", "globex", "ba-globex", SINCE, None),
+            ("resource", T1, "initech", "ba-initech", SINCE, None),
+            ("resource", T2, "umbrella", "ba-umbrella", SINCE, None),
+        ],
+    )
 
 
 def _usage(clickhouse) -> dict:
@@ -45,10 +50,22 @@ def _usage(clickhouse) -> dict:
 
 def _record(event_id, usage=5, event_type="external_model_total_tokens", **properties) -> dict:
     """A line of today's release (BillingEvent.java at stargate/data-api ada41bd8), with overrides."""
-    props = {"usage": usage, "region": "us-east-2", "resource_type": "serverless_database", "resource_id": T1,
-             "provider": "openai", "model": "text-embedding-3-small", **properties}
-    return {"id": event_id, "timestamp": "2026-11-22T10:20:00.250Z", "product": "serverless",
-            "event_type": event_type, "properties": {k: v for k, v in props.items() if v is not ...}}
+    props = {
+        "usage": usage,
+        "region": "us-east-2",
+        "resource_type": "serverless_database",
+        "resource_id": T1,
+        "provider": "openai",
+        "model": "text-embedding-3-small",
+        **properties,
+    }
+    return {
+        "id": event_id,
+        "timestamp": "2026-11-22T10:20:00.250Z",
+        "product": "serverless",
+        "event_type": event_type,
+        "properties": {k: v for k, v in props.items() if v is not ...},
+    }
 
 
 def _verdicts(clickhouse) -> list[tuple[int, str, str]]:
@@ -104,12 +121,25 @@ def test_data_api_fixtures_golden_usage(clickhouse, landing, landing_dir, catalo
     # data: the derived flat members, then the record's own other members (properties nested, as written).
     [(data,)] = query(clickhouse, "SELECT data FROM events WHERE id = '7ec7b7c3-126b-412a-babf-fd79d002e921'")
     assert json.loads(data) == {
-        "event_type": "internal_model_total_tokens", "usage": 7, "product": "serverless", "region": "us-west-2",
-        "provider": "nvidia", "model": "nvidia/llama-3.2-nv-rerankqa-1b-v2", "model_type": None,
-        "resource_type": "serverless_database", "resource_id": T2,
-        "id": "7ec7b7c3-126b-412a-babf-fd79d002e921", "timestamp": "2026-11-22T10:47:03.506481Z",
-        "properties": {"usage": 7, "region": "us-west-2", "resource_type": "serverless_database", "resource_id": T2,
-                       "provider": "nvidia", "model": "nvidia/llama-3.2-nv-rerankqa-1b-v2"},
+        "event_type": "internal_model_total_tokens",
+        "usage": 7,
+        "product": "serverless",
+        "region": "us-west-2",
+        "provider": "nvidia",
+        "model": "nvidia/llama-3.2-nv-rerankqa-1b-v2",
+        "model_type": None,
+        "resource_type": "serverless_database",
+        "resource_id": T2,
+        "id": "7ec7b7c3-126b-412a-babf-fd79d002e921",
+        "timestamp": "2026-11-22T10:47:03.506481Z",
+        "properties": {
+            "usage": 7,
+            "region": "us-west-2",
+            "resource_type": "serverless_database",
+            "resource_id": T2,
+            "provider": "nvidia",
+            "model": "nvidia/llama-3.2-nv-rerankqa-1b-v2",
+        },
     }
 
 
@@ -170,8 +200,7 @@ def test_template_with_a_missing_field_never_yields_another_type(clickhouse, lan
     land(landing_dir, "templates.ndjson", [json.dumps(record) for record in lines], HOUR_DIR)
     run_hour(clickhouse, landing, catalog)
 
-    assert [(reason, detail) for _, reason, detail in _verdicts(clickhouse)] == [
-        ("missing_field", "no event type could be read")] * 2
+    assert [(reason, detail) for _, reason, detail in _verdicts(clickhouse)] == [("missing_field", "no event type could be read")] * 2
     assert query(clickhouse, "SELECT id, type FROM events WHERE source = 'data-api' ORDER BY id") == [
         ("fallback-kept", "data-api/internal_model_egress_bytes"),
         ("with-type", "data-api/internal_embedding_total_tokens"),
@@ -179,31 +208,38 @@ def test_template_with_a_missing_field_never_yields_another_type(clickhouse, lan
 
 
 def _source(event_types) -> dict:
-    fields = {"id": "$.id", "timestamp": "$.timestamp", "event_type": "$.event_type", "usage": "$.usage",
-              "resource_id": "$.resource_id", "model_type": "$.model_type"}
-    return {"name": "d", "format": "data_api_billing_event", "attribution_kind": "resource", "fields": fields,
-            "event_types": event_types}
+    fields = {
+        "id": "$.id",
+        "timestamp": "$.timestamp",
+        "event_type": "$.event_type",
+        "usage": "$.usage",
+        "resource_id": "$.resource_id",
+        "model_type": "$.model_type",
+    }
+    return {"name": "d", "format": "data_api_billing_event", "attribution_kind": "resource", "fields": fields, "event_types": event_types}
 
 
 def test_event_type_templates_parse_as_lists():
-    source = parse_source(_source({"*": "data-api/{type}",
-                                   "internal_model_total_tokens": ["x/{model_type}_{type}", "x/{type}"]}))
+    source = parse_source(_source({"*": "data-api/{type}", "internal_model_total_tokens": ["x/{model_type}_{type}", "x/{type}"]}))
     assert source.event_types == {
         "*": (("data-api/", "type", ""),),
         "internal_model_total_tokens": (("x/", "model_type", "_", "type", ""), ("x/", "type", "")),
     }
 
 
-@pytest.mark.parametrize(("templates", "error"), [
-    ([], "needs an event type template"),
-    ([None], "must be a non-empty string"),
-    ("", "must be a non-empty string"),
-    (["x/{type}", 3], "must be a non-empty string"),
-    ({"a": "b"}, "must be a non-empty string"),
-    (["x/{model_type}", "x/{colour}"], r"unknown fields \['colour'\]"),
-    (["x/{type", "x/{type}"], "stray brace"),
-    (["x/{type}", "x/{model_type}"], "always applies"),  # the second could never be tried
-])
+@pytest.mark.parametrize(
+    ("templates", "error"),
+    [
+        ([], "needs an event type template"),
+        ([None], "must be a non-empty string"),
+        ("", "must be a non-empty string"),
+        (["x/{type}", 3], "must be a non-empty string"),
+        ({"a": "b"}, "must be a non-empty string"),
+        (["x/{model_type}", "x/{colour}"], r"unknown fields \['colour'\]"),
+        (["x/{type", "x/{type}"], "stray brace"),
+        (["x/{type}", "x/{model_type}"], "always applies"),  # the second could never be tried
+    ],
+)
 def test_event_type_template_errors(templates, error):
     with pytest.raises(CatalogError, match=error):
         parse_source(_source({"internal_model_total_tokens": templates}))

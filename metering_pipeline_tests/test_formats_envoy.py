@@ -11,7 +11,11 @@ from pathlib import Path
 
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline_tests.fixtures.landing import (
-    SWITCH, fill_attribution_table, land_fixture, quarantine_reasons, usage_by_account,
+    SWITCH,
+    fill_attribution_table,
+    land_fixture,
+    quarantine_reasons,
+    usage_by_account,
 )
 from metering_pipeline_tests.support.events import land, materialization_metadata, query, run_hour
 
@@ -37,19 +41,29 @@ def test_envoy_fixture_golden_usage(clickhouse, landing, landing_dir, catalog_re
     expected = {
         # req-1 at 10:29:59.999 bills ba-acme-1, req-2 at 10:30:00.000 ba-acme-2 (route moved at 10:30);
         # globex: req-3 (response_code 0), req-4 ("-" bytes), req-5 (null / missing bytes), req-7 (upstream_cluster only).
-        (*acme1, "requests"): 1, (*acme2, "requests"): 1, (*globex, "requests"): 4,
-        (*acme1, "egress-bytes"): 1500, (*acme2, "egress-bytes"): 50, (*globex, "egress-bytes"): 0 + 0 + 0 + 10,
-        (*acme1, "ingress-bytes"): 0, (*acme2, "ingress-bytes"): 300, (*globex, "ingress-bytes"): 20 + 0 + 0 + 5,
+        (*acme1, "requests"): 1,
+        (*acme2, "requests"): 1,
+        (*globex, "requests"): 4,
+        (*acme1, "egress-bytes"): 1500,
+        (*acme2, "egress-bytes"): 50,
+        (*globex, "egress-bytes"): 0 + 0 + 0 + 10,
+        (*acme1, "ingress-bytes"): 0,
+        (*acme2, "ingress-bytes"): 300,
+        (*globex, "ingress-bytes"): 20 + 0 + 0 + 5,
         # Two TCP connections on tcproute team-a/db (typed and string generation); the third is a resent line.
         (*acme1, "connection-seconds"): Decimal("61.234") + Decimal("1.5"),
-        (*acme1, "tcp-egress-bytes"): 1048576 + 200, (*acme1, "tcp-ingress-bytes"): 4096 + 100,
+        (*acme1, "tcp-egress-bytes"): 1048576 + 200,
+        (*acme1, "tcp-ingress-bytes"): 4096 + 100,
     }
     got = {(t, a, m.removeprefix(GATEWAY)): v for (t, a, m, _), v in usage_by_account(clickhouse, GATEWAY).items()}
     assert got == {k: Decimal(v) for k, v in expected.items()}
 
     assert quarantine_reasons(clickhouse, "envoy-gateway") == {
         "unattributed": 3,  # two NR lines (string and typed) and a route with no attribution entry
-        "malformed_json": 1, "invalid_value": 1, "wrong_partition": 1, "missing_field": 1,
+        "malformed_json": 1,
+        "invalid_value": 1,
+        "wrong_partition": 1,
+        "missing_field": 1,
     }
     meta = materialization_metadata(result, "accepted_events")
     assert (meta["lines_read"], meta["accepted"], meta["duplicates"], meta["quarantined"]) == (17, 8, 2, 7)
@@ -90,8 +104,12 @@ def test_http_or_tcp_from_every_signal(clickhouse, landing, landing_dir, catalog
         # TCP without a protocol key at all: the tcproute kind says so.
         "tcp-no-protocol-key": _typed_tcp(start_time="2026-11-22T10:02:00.000Z", protocol=DROP),
         # HTTP abandoned by the client (status 0) in a format without `protocol`: method and id say HTTP.
-        "http-abandoned": _typed_tcp(start_time="2026-11-22T10:03:00.000Z", protocol=DROP, method="POST",
-                                     **{"x-request-id": "abandoned-1", "upstream_cluster": "httproute/team-b/api/rule/0"}),
+        "http-abandoned": _typed_tcp(
+            start_time="2026-11-22T10:03:00.000Z",
+            protocol=DROP,
+            method="POST",
+            **{"x-request-id": "abandoned-1", "upstream_cluster": "httproute/team-b/api/rule/0"},
+        ),
         # Disagreeing: a tcproute line with a method and a request id -> invalid_field, neither billed.
         "conflict": _typed_tcp(start_time="2026-11-22T10:04:00.000Z", method="GET", **{"x-request-id": "odd-1"}),
         # Nothing says which: no protocol key, no method, id, status or route kind (a merged backend cluster).

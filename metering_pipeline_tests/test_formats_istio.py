@@ -24,15 +24,19 @@ def test_istio_source_attributes_by_its_own_pattern(clickhouse, landing, landing
 
     got = {(a, m.removeprefix(GATEWAY)): v for (_, a, m, _), v in usage_by_account(clickhouse, GATEWAY).items()}
     assert got == {
-        ("ba-hooli", "requests"): 1, ("ba-hooli", "egress-bytes"): 605, ("ba-hooli", "ingress-bytes"): 0,
+        ("ba-hooli", "requests"): 1,
+        ("ba-hooli", "egress-bytes"): 605,
+        ("ba-hooli", "ingress-bytes"): 0,
         # A TCP line (protocol written null, no method or id): connection seconds, whole-connection bytes.
         ("ba-hooli-db", "connection-seconds"): Decimal("120.5"),
-        ("ba-hooli-db", "tcp-egress-bytes"): 8192, ("ba-hooli-db", "tcp-ingress-bytes"): 2048,
+        ("ba-hooli-db", "tcp-egress-bytes"): 8192,
+        ("ba-hooli-db", "tcp-ingress-bytes"): 2048,
     }
     assert quarantine_reasons(clickhouse, "istio-ingress") == {"unattributed": 2}
     details = dict(query(clickhouse, "SELECT line_no, detail FROM quarantine WHERE reason = 'unattributed'"))
     # The inbound line names no service: the detail says what the key was sought in.
     assert details[2] == 'no attribution key: the attribution_key pattern matches none of upstream_cluster "inbound|9080||"'
     # The subset cluster's key was read (the subset is not part of it); no entry covers it.
-    assert details[4] == ("no attribution entry covers kind service key istio-egressgateway.istio-system.svc.cluster.local "
-                          "at 2026-11-22T10:03:44.187000Z")
+    assert details[4] == (
+        "no attribution entry covers kind service key istio-egressgateway.istio-system.svc.cluster.local at 2026-11-22T10:03:44.187000Z"
+    )

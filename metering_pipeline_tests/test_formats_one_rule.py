@@ -37,19 +37,40 @@ def _first(folder: str, name: str, index: int = 0) -> dict:
 # format -> (landing source, base record, key path, tenant path(s), quantity path)
 FORMATS = {
     "cloudevents": ("events", event("base"), ("id",), [("subject",)], ("data", "bytes_sent")),
-    "envoy": ("envoy-gateway", _first("envoy", "gateway-a.ndjson", 1), ("x-request-id",),
-              [("route_name",), ("upstream_cluster",)], ("bytes_sent",)),
-    "billing_event": ("billing-client", {**_first("billing_client", "client-a.ndjson"), "occurred_at": "2026-11-22T10:05:00Z",
-                                         "amounts": {"container-seconds": 60}},
-                      ("unique_key",), [("internal_instance_id",)], ("amounts", "container-seconds")),
-    "billing_record": ("billing-client", _first("billing_client", "fluentd-json.ndjson"), ("unique_key",),
-                       [("internal_instance_id",)], ("amount_value",)),
-    "data_api": ("data-api", _first("data_api", "current-release.ndjson"), ("id",),
-                 [("properties", "resource_id")], ("properties", "usage")),
+    "envoy": (
+        "envoy-gateway",
+        _first("envoy", "gateway-a.ndjson", 1),
+        ("x-request-id",),
+        [("route_name",), ("upstream_cluster",)],
+        ("bytes_sent",),
+    ),
+    "billing_event": (
+        "billing-client",
+        {**_first("billing_client", "client-a.ndjson"), "occurred_at": "2026-11-22T10:05:00Z", "amounts": {"container-seconds": 60}},
+        ("unique_key",),
+        [("internal_instance_id",)],
+        ("amounts", "container-seconds"),
+    ),
+    "billing_record": (
+        "billing-client",
+        _first("billing_client", "fluentd-json.ndjson"),
+        ("unique_key",),
+        [("internal_instance_id",)],
+        ("amount_value",),
+    ),
+    "data_api": (
+        "data-api",
+        _first("data_api", "current-release.ndjson"),
+        ("id",),
+        [("properties", "resource_id")],
+        ("properties", "usage"),
+    ),
 }
-ATTRIBUTION = [("httproute", "team-a/web", "acme", "ba-acme", SINCE, None),
-               ("instance", "1001", "acme", "ba-acme", SINCE, None),
-               ("resource", "0f3c9e2a-7b41-4d8e-9c25-61a7f0b4d3e8", "acme", "ba-acme", SINCE, None)]
+ATTRIBUTION = [
+    ("httproute", "team-a/web", "acme", "ba-acme", SINCE, None),
+    ("instance", "1001", "acme", "ba-acme", SINCE, None),
+    ("resource", "0f3c9e2a-7b41-4d8e-9c25-61a7f0b4d3e8", "acme", "ba-acme", SINCE, None),
+]
 
 BLANKS = [ABSENT, None, "", "   ", "\t \n"]
 KEYS = BLANKS + [42, {"a": 1}, ["k"], True]
@@ -80,8 +101,7 @@ for value, cloudevents, envoy, integer in [
     (True, "invalid_value", "invalid_field", "invalid_field"),
     (9223372036854775808, "accepted", "invalid_value", "invalid_value"),
 ]:
-    EXPECTED[("quantity", repr(value))] = {"cloudevents": cloudevents, "envoy": envoy,
-                                           **{f: integer for f in _INTEGER_PRODUCERS}}
+    EXPECTED[("quantity", repr(value))] = {"cloudevents": cloudevents, "envoy": envoy, **{f: integer for f in _INTEGER_PRODUCERS}}
 
 
 def _set(record: dict, path: tuple[str, ...], value) -> dict:
@@ -146,4 +166,3 @@ def test_base_record_is_accepted(verdicts, fmt):
 def test_same_value_same_verdict_in_every_format(verdicts, role, value):
     got = {fmt: verdicts[(fmt, role, value)] for fmt in ALL}
     assert got == EXPECTED[(role, value)]
-

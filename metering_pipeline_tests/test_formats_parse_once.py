@@ -31,20 +31,82 @@ from metering_pipeline_tests.support.hostile import FORMATS, HOSTILE_JSON, Rando
 SETTINGS = {"output_format_json_escape_forward_slashes": 0}  # as stage_mapped inserts
 TRICKY_JSON = (
     # numbers: Double vs Int64 written alike, values a second parse changes, the 64-bit edges
-    "1.0", "-0.0", "0.0", "1E2", "1e20", "-1e20", "1e19", "-1e19", "1e21", "1.8446744073709552e19", "18446744073709551615",
-    "18446744073709551616", "-9223372036854775808", "9223372036854775807", "5e-324", "1.7976931348623157e308", "1e-400",
+    "1.0",
+    "-0.0",
+    "0.0",
+    "1E2",
+    "1e20",
+    "-1e20",
+    "1e19",
+    "-1e19",
+    "1e21",
+    "1.8446744073709552e19",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "5e-324",
+    "1.7976931348623157e308",
+    "1e-400",
     # strings: escapes, unicode escapes and pairs, slashes, things that look like other kinds
-    '" "', '"a/b"', '"\\/x\\/y"', '"say \\"hi\\""', '"back\\\\slash"', '"\\b\\f\\n\\r\\t"', '"\\u00e9\\u4e2d"', '"\u00e9\u4e2d"',
-    '"\\ud83d\\ude00"', '"\\u2028\\u2029"', '"\\u001f"', '"1001"', '"-12"', '"0"', '"-0"', '"12345678901234567890123"',
-    '"null"', '"true"', '"{}"', '"[1]"', '"{\\"a\\":1}"', '"2026-11-22T10:30:00Z"', '"-"',
+    '" "',
+    '"a/b"',
+    '"\\/x\\/y"',
+    '"say \\"hi\\""',
+    '"back\\\\slash"',
+    '"\\b\\f\\n\\r\\t"',
+    '"\\u00e9\\u4e2d"',
+    '"\u00e9\u4e2d"',
+    '"\\ud83d\\ude00"',
+    '"\\u2028\\u2029"',
+    '"\\u001f"',
+    '"1001"',
+    '"-12"',
+    '"0"',
+    '"-0"',
+    '"12345678901234567890123"',
+    '"null"',
+    '"true"',
+    '"{}"',
+    '"[1]"',
+    '"{\\"a\\":1}"',
+    '"2026-11-22T10:30:00Z"',
+    '"-"',
     # containers holding values a second parse changes, duplicate keys inside
-    '{"a":-0.0,"b":1e20,"c":"x\\/y","a":2}', '[-0.0,1e20,{"k":"v","k":1}]', '{"usage":-0.0,"usage":1}', '{ "sp" : [ 1 , 2.50 ] }',
+    '{"a":-0.0,"b":1e20,"c":"x\\/y","a":2}',
+    '[-0.0,1e20,{"k":"v","k":1}]',
+    '{"usage":-0.0,"usage":1}',
+    '{ "sp" : [ 1 , 2.50 ] }',
 )
 VALUES = HOSTILE_JSON + TRICKY_JSON
-DUPLICATES = (('"first"', '"second"'), ("1", '"string"'), ('"string"', "1"), ("null", '"x"'), ('{"o":1}', '"x"'), ("1.0", "2"),
-              ('"\\u0041"', '"B"'), ("-0.0", "1e20"))
-NOT_OBJECTS = (b"", b"{}", b" {} ", b"[]", b"null", b'"a string"', b"42", b"{", b'{"a":1} x', b'{"a":1}{"b":2}',
-               b'\xef\xbb\xbf{"a":1}', b'{"a":"\xff"}', b'{"a":"\\ud800"}', b'{"a":1e400}', b'{"":1}', b'{"a":1,"a":2}')
+DUPLICATES = (
+    ('"first"', '"second"'),
+    ("1", '"string"'),
+    ('"string"', "1"),
+    ("null", '"x"'),
+    ('{"o":1}', '"x"'),
+    ("1.0", "2"),
+    ('"\\u0041"', '"B"'),
+    ("-0.0", "1e20"),
+)
+NOT_OBJECTS = (
+    b"",
+    b"{}",
+    b" {} ",
+    b"[]",
+    b"null",
+    b'"a string"',
+    b"42",
+    b"{",
+    b'{"a":1} x',
+    b'{"a":1}{"b":2}',
+    b'\xef\xbb\xbf{"a":1}',
+    b'{"a":"\xff"}',
+    b'{"a":"\\ud800"}',
+    b'{"a":1e400}',
+    b'{"":1}',
+    b'{"a":1,"a":2}',
+)
 
 
 class Raw(str):
@@ -85,6 +147,7 @@ def with_duplicate(record: dict, path: tuple[str, ...], first: str, second: str)
         members = [(k, v) for k, v in parent.items() if k != key] + [(key, Raw(first)), ("between", 1), (key, Raw(second))]
         parent.clear()
         parent["__members__"] = members
+
     copy = edited(record, path, edit)
 
     def unwrap(value):
@@ -93,6 +156,7 @@ def with_duplicate(record: dict, path: tuple[str, ...], first: str, second: str)
                 return [(k, unwrap(v)) for k, v in value["__members__"]]
             return {k: unwrap(v) for k, v in value.items()}
         return value
+
     return unwrap(copy)
 
 
@@ -134,8 +198,9 @@ class PerCallLine:
 
     def text(self, keys, args):  # catalog.sql.json_text
         path = ", ".join(args)
-        return (f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), "
-                f"nullIf(nullIf(JSONExtractRaw(raw, {path}), ''), 'null'))")
+        return (
+            f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), nullIf(nullIf(JSONExtractRaw(raw, {path}), ''), 'null'))"
+        )
 
     def object(self, keys, args, otherwise):
         path = ", ".join(args)
@@ -155,11 +220,18 @@ def load(client, table: str, source: str, lines: list[bytes]) -> None:
     client.command(f"DROP TABLE IF EXISTS `{table}`")
     client.command(f"CREATE TABLE `{table}` ({LINES_COLUMNS}) ENGINE = MergeTree ORDER BY row")
     n = len(lines)
-    client.insert_arrow(table, pa.table({
-        "row": pa.array(range(1, n + 1), pa.uint64()), "landing_source": pa.array([source] * n),
-        "source_file": pa.array(["corpus.ndjson"] * n), "line_no": pa.array(range(1, n + 1), pa.uint32()),
-        "raw": pa.array(lines, pa.binary()),
-    }))
+    client.insert_arrow(
+        table,
+        pa.table(
+            {
+                "row": pa.array(range(1, n + 1), pa.uint64()),
+                "landing_source": pa.array([source] * n),
+                "source_file": pa.array(["corpus.ndjson"] * n),
+                "line_no": pa.array(range(1, n + 1), pa.uint32()),
+                "raw": pa.array(lines, pa.binary()),
+            }
+        ),
+    )
 
 
 def old_and_new(monkeypatch, source, prefix="s0"):
@@ -185,8 +257,13 @@ def nested(source):
 
 
 def nested_corpus() -> list[bytes]:
-    base = {"unique_key": "k", "internal_instance_id": "1001", "occurred_at": "2026-11-22T10:07:42Z",
-            "usage": {"amounts": {"samples": 1, "gpu": 2}}, "meta": {"m d": {"x": {"c": "eu"}}}}
+    base = {
+        "unique_key": "k",
+        "internal_instance_id": "1001",
+        "occurred_at": "2026-11-22T10:07:42Z",
+        "usage": {"amounts": {"samples": 1, "gpu": 2}},
+        "meta": {"m d": {"x": {"c": "eu"}}},
+    }
     lines = []
     for path in paths(base):
         lines += [render(edited(base, path, lambda p, k, v=v: p.__setitem__(k, Raw(v)))) for v in VALUES]
@@ -238,8 +315,19 @@ NESTED_DOCS = [{"a": {"b": {"c": Raw(v)}, "s": Raw(v)}, "t": Raw(v)} for v in VA
 NESTED_DOCS += [{"a": Raw(v)} for v in VALUES] + [{"a": {"b": Raw(v)}} for v in VALUES]
 NESTED_DOCS += [[("a", {"b": [("c", Raw(x)), ("c", Raw(y))]}), ("a", {"b": {"c": 1}})] for x, y in DUPLICATES]
 NESTED_DOCS += [{"x-y": {":authority": {"it's": Raw(v)}}, "": {"": Raw(v)}} for v in VALUES]
-NESTED_PATHS = [("a",), ("t",), ("a", "s"), ("a", "b"), ("a", "b", "c"), ("a", "x"), ("a", "b", "x"), ("x", "y", "z"),
-                ("x-y", ":authority", "it's"), ("", ""), ("a", "b", "c", "d")]
+NESTED_PATHS = [
+    ("a",),
+    ("t",),
+    ("a", "s"),
+    ("a", "b"),
+    ("a", "b", "c"),
+    ("a", "x"),
+    ("a", "b", "x"),
+    ("x", "y", "z"),
+    ("x-y", ":authority", "it's"),
+    ("", ""),
+    ("a", "b", "c", "d"),
+]
 
 
 def test_every_read_matches_its_json_function_on_nested_paths(client):

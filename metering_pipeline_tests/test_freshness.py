@@ -23,8 +23,9 @@ def test_freshness_fails_while_the_due_hour_is_missing_and_alerts_once(clickhous
     fresh = build_freshness("usage_hourly", delay=timedelta(hours=2), clock=lambda: datetime(2026, 11, 22, 13, 30, tzinfo=UTC))
     with dg.instance_for_test() as instance, WebhookReceiver() as hook:
         res = resources(clickhouse, landing, webhook_url=hook.url)
-        defs = dg.Definitions(assets=[ingest, usage_hourly], asset_checks=fresh.checks, jobs=fresh.jobs,
-                              schedules=fresh.schedules, resources=res)
+        defs = dg.Definitions(
+            assets=[ingest, usage_hourly], asset_checks=fresh.checks, jobs=fresh.jobs, schedules=fresh.schedules, resources=res
+        )
         job = defs.resolve_job_def("freshness_checks")
 
         def evaluate() -> dg.AssetCheckEvaluation:

@@ -1,7 +1,7 @@
 """Property-based: whatever bytes land, every line ends accepted, duplicate or quarantined; nothing crashes."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +12,27 @@ from metering_pipeline.ingest.hour import ingest_hour
 from metering_pipeline.resources import ClickHouseResource, LandingZone
 from metering_pipeline_tests.support.events import HOUR_DIR, event
 
-HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
-HOSTILE = st.sampled_from([
-    "NaN", "Infinity", "-0", "1e309", "9" * 60, "0.1", "-1", "null", "true", '"12.5"', '"abc"', "[]", "{}",
-    '"\\u0000"', '"\\ud800"', "1" + "0" * 400,
-])
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
+HOSTILE = st.sampled_from(
+    [
+        "NaN",
+        "Infinity",
+        "-0",
+        "1e309",
+        "9" * 60,
+        "0.1",
+        "-1",
+        "null",
+        "true",
+        '"12.5"',
+        '"abc"',
+        "[]",
+        "{}",
+        '"\\u0000"',
+        '"\\ud800"',
+        "1" + "0" * 400,
+    ]
+)
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
 
 

@@ -63,8 +63,9 @@ def test_server_that_accepts_but_never_answers_times_out_per_attempt(waits):
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         port = silent.getsockname()[1]
-        resource = ClickHouseResource(url=f"http://metering:{ENCODED}@127.0.0.1:{port}", connect_timeout_seconds=1,
-                                      connect_attempts=3, connect_backoff_seconds=0.5)
+        resource = ClickHouseResource(
+            url=f"http://metering:{ENCODED}@127.0.0.1:{port}", connect_timeout_seconds=1, connect_attempts=3, connect_backoff_seconds=0.5
+        )
         started = time.monotonic()
         with pytest.raises(ClickHouseUnavailable, match=r"unreachable after 3 attempts: .*[Rr]ead timed out") as failure:
             with resource.get_client():
@@ -78,8 +79,12 @@ def test_server_that_accepts_but_never_answers_times_out_per_attempt(waits):
 def test_unreachable_server_fails_the_dagster_step_with_the_redacted_reason(waits, landing, landing_dir):
     land(landing_dir, "a.ndjson", [line("e1")])
     clickhouse = ClickHouseResource(url=f"http://metering:{ENCODED}@127.0.0.1:{closed_port()}", connect_attempts=2)
-    result = dg.materialize([ingest], partition_key=KEY, raise_on_error=False,
-                            resources={"clickhouse": clickhouse, "landing": landing, "catalog": CatalogResource()})
+    result = dg.materialize(
+        [ingest],
+        partition_key=KEY,
+        raise_on_error=False,
+        resources={"clickhouse": clickhouse, "landing": landing, "catalog": CatalogResource()},
+    )
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.event_specific_data.error
@@ -106,8 +111,12 @@ def test_embedded_directory_held_elsewhere_fails_the_run_naming_the_holder(tmp_p
     try:
         assert holder.stdout.readline().strip() == "holding"
         land(landing_dir, "a.ndjson", [line("e1")])
-        result = dg.materialize([ingest], partition_key=KEY, raise_on_error=False, resources={
-            "clickhouse": ClickHouseResource(url=url, lock_timeout_seconds=1), "landing": landing, "catalog": CatalogResource()})
+        result = dg.materialize(
+            [ingest],
+            partition_key=KEY,
+            raise_on_error=False,
+            resources={"clickhouse": ClickHouseResource(url=url, lock_timeout_seconds=1), "landing": landing, "catalog": CatalogResource()},
+        )
     finally:
         holder.kill()
         holder.wait()

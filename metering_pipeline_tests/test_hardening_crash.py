@@ -18,15 +18,20 @@ import pytest
 
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline_tests.support.crash_harness import (
-    ForkServer, Profile, Sandbox, crash_episode, run_hour, write_catalog, write_hour,
+    ForkServer,
+    Profile,
+    Sandbox,
+    crash_episode,
+    run_hour,
+    write_catalog,
+    write_hour,
 )
 from metering_pipeline_tests.support.hour_snapshot import differences, take_snapshot
-from metering_pipeline_tests.support.s3_server import REGION, create_bucket, moto_server  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION, create_bucket
 
 pytestmark = pytest.mark.slow
 SEED = 7
-KILLS = ["file reads", "between REPLACE and staging cleanup", "between S3 PUTs",
-         "after the commit, before the manifest", "during dbt"]
+KILLS = ["file reads", "between REPLACE and staging cleanup", "between S3 PUTs", "after the commit, before the manifest", "during dbt"]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +51,14 @@ def harness(tmp_path_factory):
 @pytest.fixture(scope="module")
 def episode(harness, moto_server):
     server, root, catalog, profile, reference = harness
-    aws = {"AWS_ENDPOINT_URL": moto_server.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    aws = {
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in aws.items():
             patch.setenv(name, value)
@@ -77,7 +88,7 @@ def test_killed_five_times_then_rerun_is_the_clean_hour(episode):
 
 def test_the_comparison_sees_a_changed_object_a_lost_mart_row_and_a_doubled_ledger_row(episode, moto_server):
     sandbox, _, reference, _ = episode
-    bucket_name, prefix = sandbox.export[len("s3://"):].split("/", 1)
+    bucket_name, prefix = sandbox.export[len("s3://") :].split("/", 1)
     s3 = __import__("boto3").session.Session().client("s3", endpoint_url=moto_server.url, region_name=REGION)
     key = sorted(k for k in reference.objects if not k.startswith("_"))[0]
     body = bytearray(reference.objects[key])
@@ -89,6 +100,8 @@ def test_the_comparison_sees_a_changed_object_a_lost_mart_row_and_a_doubled_ledg
         client.command("CREATE TABLE _stage_0000000000000000_events AS events")  # what a killed run leaves: not a result
     found = differences(reference, take_snapshot(sandbox.clickhouse_url, sandbox.export, endpoint=moto_server.url))
     assert [d.split(":")[0] for d in found] == [
-        "table metering.export_ledger", "table metering_analytics.usage_daily", f"object {key}",
+        "table metering.export_ledger",
+        "table metering_analytics.usage_daily",
+        f"object {key}",
     ], found
     assert "1 extra" in found[0] and "0 extra" in found[1] and "bytes differ" in found[2]

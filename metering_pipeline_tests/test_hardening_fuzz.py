@@ -9,7 +9,7 @@ equal the lines accepted, quarantined (with a known reason) or reported as dupli
 each line in exactly one place. `make soak` runs the same generator over 1,000,000 lines.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +21,7 @@ from metering_pipeline.resources import ClickHouseResource, LandingZone
 from metering_pipeline_tests.support.crash_harness import write_catalog
 from metering_pipeline_tests.support.hostile import FORMATS, classify, hostile_lines, write_lines
 
-HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,10 @@ def test_a_sampled_multi_event_line_with_one_bad_event_is_quarantined_not_a_drif
     clean amount and one bad one was reported as GX drift (the clean event was unflagged) and failed the hour."""
     client, landing, catalog = warehouse
     sampled = client.command("SELECT number FROM numbers(1, 100000) WHERE cityHash64(number) % 512 = 0 LIMIT 1")
-    line = ('{"unique_key": "k-1", "internal_instance_id": "1001", "occurred_at": "2026-11-22T10:07:42Z", '
-            '"amounts": {"container-seconds": 30, "gpu-seconds": 1, "samples": 1.5}}').encode()
+    line = (
+        b'{"unique_key": "k-1", "internal_instance_id": "1001", "occurred_at": "2026-11-22T10:07:42Z", '
+        b'"amounts": {"container-seconds": 30, "gpu-seconds": 1, "samples": 1.5}}'
+    )
     written = {write_lines(landing, "billing_client", [b""] * (sampled - 1) + [line]): [b""] * (sampled - 1) + [line]}
     for fmt in ("cloudevents", "envoy", "data_api"):
         written[write_lines(landing, fmt, [])] = []

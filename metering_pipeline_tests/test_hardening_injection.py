@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -34,18 +34,54 @@ from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline.warehouse.tables import USAGE_HOURLY, ensure_tables
 from metering_pipeline_tests.support.events import KEY, land, line, query
 from metering_pipeline_tests.support.hour_snapshot import store_objects
-from metering_pipeline_tests.support.s3_server import REGION, moto_server, s3  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION
 
 FORGED = "ok\n2026-11-22 10:00:00 +0000 - dagster - ERROR - forged log line"
 PAYLOADS = [
-    "'; DROP TABLE events; --", "' OR '1'='1", "\" OR \"\"=\"", "`events`", "{x:String}", "{hour:DateTime('UTC')}",
-    "$$", "$$; DROP TABLE usage_hourly; $$", "\\G", "\\", "\\'", "%s {0} {0!r} %(x)s %n", "../../../etc/passwd",
-    "..\\..\\windows", "/abs/path", "a/b", "..", ".", "_manifests", "acme\u200b", "\u0430cme", "\u202eevil",
-    "\u0000null", FORGED, "\x1b[31mred\x1b[0m", "x" * 1000,
+    "'; DROP TABLE events; --",
+    "' OR '1'='1",
+    '" OR ""="',
+    "`events`",
+    "{x:String}",
+    "{hour:DateTime('UTC')}",
+    "$$",
+    "$$; DROP TABLE usage_hourly; $$",
+    "\\G",
+    "\\",
+    "\\'",
+    "%s {0} {0!r} %(x)s %n",
+    "../../../etc/passwd",
+    "..\\..\\windows",
+    "/abs/path",
+    "a/b",
+    "..",
+    ".",
+    "_manifests",
+    "acme\u200b",
+    "\u0430cme",
+    "\u202eevil",
+    "\u0000null",
+    FORGED,
+    "\x1b[31mred\x1b[0m",
+    "x" * 1000,
 ]
 METERS = [
-    "../../escape", "..", ".", "_manifests", "_draft", "a/b/../../c", "%2e%2e%2fup", "{x:String}", "$$",
-    "'; DROP TABLE usage_hourly; --", "..\\..\\win", "/abs", "gateway_requ\u0435sts", "x\u0000y", "~root", "meter\nnewline",
+    "../../escape",
+    "..",
+    ".",
+    "_manifests",
+    "_draft",
+    "a/b/../../c",
+    "%2e%2e%2fup",
+    "{x:String}",
+    "$$",
+    "'; DROP TABLE usage_hourly; --",
+    "..\\..\\win",
+    "/abs",
+    "gateway_requ\u0435sts",
+    "x\u0000y",
+    "~root",
+    "meter\nnewline",
 ]
 
 
@@ -65,20 +101,45 @@ def files_under(root: Path) -> set[str]:
 def test_hostile_values_and_meter_names_stay_data_and_stay_under_the_prefix(tmp_path, s3):
     root = tmp_path / "hour"
     landing_dir, export_dir = root / "landing", root / "export" / "billing"
-    lines = [line(f"evt-{i}", subject=payload, source=payload, data={"service_id": payload, "bytes_sent": 1, "bytes_received": 1})
-             for i, payload in enumerate(PAYLOADS)]
+    lines = [
+        line(f"evt-{i}", subject=payload, source=payload, data={"service_id": payload, "bytes_sent": 1, "bytes_received": 1})
+        for i, payload in enumerate(PAYLOADS)
+    ]
     lines += [line(payload, subject="acme") for payload in PAYLOADS]  # hostile event ids
     land(landing_dir, "a.ndjson", lines)
-    meters = [{"name": name, "event_type": "gateway.request", "aggregation": "count", "unit": "requests",
-               "group_by": {"it's {dim:String} $$": '$["service_id"]'}} for name in METERS]
-    meters.append({"name": "odd_value", "event_type": "gateway.request", "aggregation": "sum", "unit": "bytes",
-                   "value": '$["bytes_sent"]', "group_by": {"'; DROP": "$.service_id"}})
+    meters = [
+        {
+            "name": name,
+            "event_type": "gateway.request",
+            "aggregation": "count",
+            "unit": "requests",
+            "group_by": {"it's {dim:String} $$": '$["service_id"]'},
+        }
+        for name in METERS
+    ]
+    meters.append(
+        {
+            "name": "odd_value",
+            "event_type": "gateway.request",
+            "aggregation": "sum",
+            "unit": "bytes",
+            "value": '$["bytes_sent"]',
+            "group_by": {"'; DROP": "$.service_id"},
+        }
+    )
     catalog = catalog_with(tmp_path, meters)
     clickhouse = ClickHouseResource(url=f"chdb://{root / 'ch'}")
     before = files_under(tmp_path)
-    result = dg.materialize([ingest, usage_hourly, billing_export], partition_key=KEY, resources={
-        "clickhouse": clickhouse, "landing": LandingZone(url=str(landing_dir)), "catalog": catalog,
-        "export_store": ExportStore(url=str(export_dir))})
+    result = dg.materialize(
+        [ingest, usage_hourly, billing_export],
+        partition_key=KEY,
+        resources={
+            "clickhouse": clickhouse,
+            "landing": LandingZone(url=str(landing_dir)),
+            "catalog": catalog,
+            "export_store": ExportStore(url=str(export_dir)),
+        },
+    )
     assert result.success
 
     # SQL: every payload is a value, verbatim; nothing was executed.
@@ -88,13 +149,17 @@ def test_hostile_values_and_meter_names_stay_data_and_stay_under_the_prefix(tmp_
     usage = query(clickhouse, "SELECT meter, dimensions FROM usage_hourly WHERE has({m:Array(String)}, meter)", m=METERS)
     assert {m for m, _ in usage} == set(METERS)
     assert {d["it's {dim:String} $$"] for _, d in usage} == set(PAYLOADS) | {"svc"}
-    assert query(clickhouse, "SELECT count() FROM system.tables WHERE database = 'metering' AND name IN "
-                             "('events', 'usage_hourly', 'quarantine', 'export_ledger')") == [(4,)]
+    assert query(
+        clickhouse,
+        "SELECT count() FROM system.tables WHERE database = 'metering' AND name IN "
+        "('events', 'usage_hourly', 'quarantine', 'export_ledger')",
+    ) == [(4,)]
 
     # Files: everything new is under the landing, the warehouse or the export root; meter folders decode back.
     created = files_under(tmp_path) - before
-    assert all(p.split("/")[:2] in (["hour", "ch"], ["hour", "export"]) or p in ("hour/ch.lock", "hour/export")
-               for p in created), sorted(p for p in created if not p.startswith(("hour/ch", "hour/export/")))
+    assert all(p.split("/")[:2] in (["hour", "ch"], ["hour", "export"]) or p in ("hour/ch.lock", "hour/export") for p in created), sorted(
+        p for p in created if not p.startswith(("hour/ch", "hour/export/"))
+    )
     objects, _ = store_objects(str(export_dir))
     folders = {key.split("/")[0] for key in objects if not key.startswith("_")}
     assert {meter_name(f) for f in folders} >= set(METERS)
@@ -112,16 +177,39 @@ def test_hostile_values_and_meter_names_stay_data_and_stay_under_the_prefix(tmp_
     with ClickHouseResource(url=f"chdb://{root / 'ch2'}").get_client() as client:
         ensure_tables(client, USAGE_HOURLY)
         client.insert(USAGE_HOURLY, usage_rows.result_rows, column_names=list(usage_rows.column_names))
-    assert dg.materialize([billing_export], partition_key=KEY, resources={
-        "clickhouse": ClickHouseResource(url=f"chdb://{root / 'ch2'}"), "catalog": catalog,
-        "export_store": ExportStore(url=s3.url("billing/v1"), region=REGION)}).success
+    assert dg.materialize(
+        [billing_export],
+        partition_key=KEY,
+        resources={
+            "clickhouse": ClickHouseResource(url=f"chdb://{root / 'ch2'}"),
+            "catalog": catalog,
+            "export_store": ExportStore(url=s3.url("billing/v1"), region=REGION),
+        },
+    ).success
     keys = s3.keys()
     assert keys and all(k.startswith("billing/v1/") for k in keys)
     assert {meter_name(k.split("/")[2]) for k in keys if not k.split("/")[2].startswith("_")} >= set(METERS)
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "..", "", "x y", "'; DROP TABLE events; --", "{x:String}",
-                                  "$$", "a\\b", "evil\n", "\u0430cme", "-x", "x" * 129])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x",
+        "a/b",
+        ".hidden",
+        "..",
+        "",
+        "x y",
+        "'; DROP TABLE events; --",
+        "{x:String}",
+        "$$",
+        "a\\b",
+        "evil\n",
+        "\u0430cme",
+        "-x",
+        "x" * 129,
+    ],
+)
 def test_hostile_source_names_are_refused(name):
     document = yaml.safe_load(DEFAULT_CATALOG.read_text(encoding="utf-8"))
     document["sources"][0]["name"] = name
@@ -150,19 +238,27 @@ def test_hostile_attribution_table_names_are_refused(table):
         parse_catalog(document)
 
 
-@pytest.mark.parametrize("database", ["metering; DROP DATABASE metering", "`x`", "a.b", "../x", "{db:Identifier}", "",
-                                      "metering\n"])
+@pytest.mark.parametrize("database", ["metering; DROP DATABASE metering", "`x`", "a.b", "../x", "{db:Identifier}", "", "metering\n"])
 def test_hostile_database_names_are_refused(tmp_path, database):
     with pytest.raises(ValueError, match="plain identifier"):
         with ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}", database=database).get_client():
             pass
 
 
-HOSTILE_KEYS = ["2026-11-22-10:00'; DROP TABLE events; --", "2026-11-22-10:00 ", "../2026-11-22-10:00", "2026-11-22-10:00\n",
-                "{hour:DateTime('UTC')}", "2026-13-22-10:00", "２０２６-11-22-10:00", "",
-                # Dagster accepts these two (its time partitions parse leniently: 10:30 would run the hour 11:00);
-                # the assets refuse them (partitions.run_partition_keys).
-                "2026-11-22-10:30", "2026-11-22-9:00"]
+HOSTILE_KEYS = [
+    "2026-11-22-10:00'; DROP TABLE events; --",
+    "2026-11-22-10:00 ",
+    "../2026-11-22-10:00",
+    "2026-11-22-10:00\n",
+    "{hour:DateTime('UTC')}",
+    "2026-13-22-10:00",
+    "２０２６-11-22-10:00",
+    "",
+    # Dagster accepts these two (its time partitions parse leniently: 10:30 would run the hour 11:00);
+    # the assets refuse them (partitions.run_partition_keys).
+    "2026-11-22-10:30",
+    "2026-11-22-9:00",
+]
 
 
 @pytest.mark.parametrize("key", HOSTILE_KEYS)
@@ -195,13 +291,30 @@ def test_hour_start_accepts_only_canonical_keys(key):
 def test_hostile_partition_from_the_cli_is_refused(tmp_path):
     """`2026-11-22-10:30` passes Dagster's own check (it would run 11:00); SQL-looking keys Dagster refuses itself (above)."""
     key = "2026-11-22-10:30"
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "METERING_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
-           "METERING_LANDING_URL": str(tmp_path / "landing"), "METERING_EXPORT_URL": str(tmp_path / "export")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "METERING_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
+        "METERING_LANDING_URL": str(tmp_path / "landing"),
+        "METERING_EXPORT_URL": str(tmp_path / "export"),
+    }
     (tmp_path / "home").mkdir()
     completed = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "metering_pipeline.definitions",
-         "--select", "*", "--partition", key],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "asset",
+            "materialize",
+            "-m",
+            "metering_pipeline.definitions",
+            "--select",
+            "*",
+            "--partition",
+            key,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = completed.stderr + completed.stdout
     assert completed.returncode != 0
@@ -218,5 +331,5 @@ def test_the_late_file_sensor_refuses_hostile_keys_and_only_makes_canonical_ones
 
     with pytest.raises(ValueError):
         hour_digest(landing, load_catalog(), key)
-    for made in lookback_keys(datetime(2026, 11, 22, 10, 41, tzinfo=timezone.utc), DEFAULT_LOOKBACK):
+    for made in lookback_keys(datetime(2026, 11, 22, 10, 41, tzinfo=UTC), DEFAULT_LOOKBACK):
         assert hour_start(made).strftime("%Y-%m-%d-%H:00") == made

@@ -24,15 +24,16 @@ from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.ingest.reader import MAX_DECOMPRESSED_BYTES
 from metering_pipeline.resources import CatalogResource, LandingZone
 from metering_pipeline_tests.support.events import HOUR_DIR, KEY, land, line, materialization_metadata, query
-from metering_pipeline_tests.support.s3_server import REGION, moto_server, s3  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION
 
 GOOD = [line(f"good-{i}") for i in range(30)]
 VICTIM = [line(f"victim-{i:05d}", subject="globex") for i in range(3000)]  # ~700 KB: read in many small reads below
 
 
 def materialize(clickhouse, landing) -> dg.ExecuteInProcessResult:
-    result = dg.materialize([ingest], partition_key=KEY, resources={
-        "clickhouse": clickhouse, "landing": landing, "catalog": CatalogResource()})
+    result = dg.materialize(
+        [ingest], partition_key=KEY, resources={"clickhouse": clickhouse, "landing": landing, "catalog": CatalogResource()}
+    )
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["lines_reconcile"] is True
@@ -40,9 +41,12 @@ def materialize(clickhouse, landing) -> dg.ExecuteInProcessResult:
 
 
 def faults(clickhouse) -> list[tuple]:
-    return query(clickhouse, "SELECT source_file, line_no, reason, detail FROM quarantine "
-                             "WHERE reason IN ('unreadable_file', 'corrupt_file', 'decompression_limit', 'oversized') "
-                             "ORDER BY source_file, line_no")
+    return query(
+        clickhouse,
+        "SELECT source_file, line_no, reason, detail FROM quarantine "
+        "WHERE reason IN ('unreadable_file', 'corrupt_file', 'decompression_limit', 'oversized') "
+        "ORDER BY source_file, line_no",
+    )
 
 
 def accepted(clickhouse, prefix: str) -> int:
@@ -119,7 +123,7 @@ def test_file_truncated_while_being_read_quarantines_the_cut_line(clickhouse, la
     whole_lines = body.count(b"\n")
     assert accepted(clickhouse, "victim-") == whole_lines  # every whole line that was there when read
     [(reason, raw)] = query(clickhouse, "SELECT reason, raw FROM quarantine WHERE source_file LIKE '%b.ndjson'")
-    assert reason == "malformed_json" and raw.encode() == body[body.rfind(b"\n") + 1:]  # the cut-off line, kept
+    assert reason == "malformed_json" and raw.encode() == body[body.rfind(b"\n") + 1 :]  # the cut-off line, kept
     assert materialization_metadata(result, "accepted_events")["lines_read"] == 30 + whole_lines + 1
 
 
@@ -164,12 +168,15 @@ def test_io_error_mid_read_keeps_the_lines_before_it(clickhouse, landing, landin
 def test_corrupt_gzip_is_quarantined(clickhouse, landing, landing_dir):
     land(landing_dir, "a.ndjson", GOOD)
     packed = bytearray(gzip.compress(("\n".join(VICTIM) + "\n").encode(), mtime=0))
-    packed[len(packed) // 2: len(packed) // 2 + 64] = b"\xff" * 64  # flipped bytes in the deflate stream
+    packed[len(packed) // 2 : len(packed) // 2 + 64] = b"\xff" * 64  # flipped bytes in the deflate stream
     (Path(landing_dir) / HOUR_DIR / "b.ndjson.gz").write_bytes(bytes(packed))
     (Path(landing_dir) / HOUR_DIR / "c.ndjson.gz").write_bytes(b"PK\x03\x04 a zip file, not gzip")
     materialize(clickhouse, landing)
     found = faults(clickhouse)
-    assert [(name.rsplit("/", 1)[-1], reason) for name, _, reason, _ in found] == [("b.ndjson.gz", "corrupt_file"), ("c.ndjson.gz", "corrupt_file")]
+    assert [(name.rsplit("/", 1)[-1], reason) for name, _, reason, _ in found] == [
+        ("b.ndjson.gz", "corrupt_file"),
+        ("c.ndjson.gz", "corrupt_file"),
+    ]
     assert found[1][1] == 1 and accepted(clickhouse, "good-") == 30
 
 

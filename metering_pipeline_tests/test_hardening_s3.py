@@ -23,7 +23,7 @@ from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline_tests.support.crash_harness import KEY, write_catalog, write_hour
 from metering_pipeline_tests.support.fault_proxy import Fault, FaultProxy
 from metering_pipeline_tests.support.hour_snapshot import differences, take_snapshot
-from metering_pipeline_tests.support.s3_server import REGION, create_bucket, moto_server, point_aws_at  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION, create_bucket, point_aws_at
 
 pytestmark = pytest.mark.slow
 KINDS = ("503", "500", "reset", "slow")
@@ -55,13 +55,21 @@ def hour(moto_server, tmp_path_factory):
 
 def run(bucket, directory: Path, catalog: str, prefix: str, retry_attempts: int = 6) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [ingest, usage_hourly, billing_export], partition_key=KEY, raise_on_error=False,
+        [ingest, usage_hourly, billing_export],
+        partition_key=KEY,
+        raise_on_error=False,
         resources={
             "clickhouse": ClickHouseResource(url=f"chdb://{directory}"),
             "landing": LandingZone(url=bucket.url("landing"), region=REGION),
             "catalog": CatalogResource(path=catalog),
-            "export_store": ExportStore(url=bucket.url(prefix), region=REGION, retry_attempts=retry_attempts,
-                                        retry_base_seconds=0.01, retry_max_seconds=0.05, timeout_seconds=1.0),
+            "export_store": ExportStore(
+                url=bucket.url(prefix),
+                region=REGION,
+                retry_attempts=retry_attempts,
+                retry_base_seconds=0.01,
+                retry_max_seconds=0.05,
+                timeout_seconds=1.0,
+            ),
         },
     )
 
@@ -99,9 +107,14 @@ def test_total_outage_fails_loudly_then_the_next_run_doubles_nothing(hour, moto_
     # The landing zone is down: ingest fails after botocore's bounded retries on the listing and writes nothing.
     # The landing client makes 7 attempts (6 retries; standard mode, jittered backoff up to 20 s: up to ~50 s of waiting);
     # the test lowers that to 2 retries to stay fast, the bound itself is what is checked.
-    assert LandingZone(url=bucket.url("landing"), region=REGION)._client().meta.config.retries == {"mode": "standard", "total_max_attempts": 7}
-    with pytest.MonkeyPatch.context() as patch, \
-            FaultProxy(moto_server.url, [Fault("LIST", "503"), Fault("GET", "503")], max_seconds=120) as proxy:
+    assert LandingZone(url=bucket.url("landing"), region=REGION)._client().meta.config.retries == {
+        "mode": "standard",
+        "total_max_attempts": 7,
+    }
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        FaultProxy(moto_server.url, [Fault("LIST", "503"), Fault("GET", "503")], max_seconds=120) as proxy,
+    ):
         patch.setattr(landing_module, "s3_client", lambda region: s3_client(region, max_attempts=2))
         point_aws_at(monkeypatch, proxy.url)
         started = time.monotonic()

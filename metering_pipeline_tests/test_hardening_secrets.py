@@ -22,10 +22,10 @@ import boto3
 import pytest
 import yaml
 
-from metering_pipeline.samples import write_sample_hour
 from metering_pipeline.partitions import hour_start
+from metering_pipeline.samples import write_sample_hour
 from metering_pipeline_tests.support.fault_proxy import Fault, FaultProxy
-from metering_pipeline_tests.support.s3_server import REGION, moto_server  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION
 
 pytestmark = pytest.mark.slow
 KEY = "2026-11-22-10:00"
@@ -38,8 +38,10 @@ SECRETS = {
     "webhook token": [WEBHOOK_TOKEN, "hooktok5Rv8"],
 }
 INGEST = "accepted_events,quarantined_lines"
-DBT_MODELS = "usage_daily,usage_monthly,usage_by_service,quarantine_summary,tenant_usage_summary," \
-             "stg_metering__events,stg_metering__quarantine,stg_metering__usage_hourly"
+DBT_MODELS = (
+    "usage_daily,usage_monthly,usage_by_service,quarantine_summary,tenant_usage_summary,"
+    "stg_metering__events,stg_metering__quarantine,stg_metering__usage_hourly"
+)
 
 
 def closed_port() -> int:
@@ -50,9 +52,21 @@ def closed_port() -> int:
 
 def materialize(env: dict, select: str, logs: Path, *extra: str) -> subprocess.CompletedProcess:
     completed = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "metering_pipeline.definitions",
-         "--select", select, "--partition", KEY, *extra],
-        env=env, capture_output=True, timeout=600,
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "asset",
+            "materialize",
+            "-m",
+            "metering_pipeline.definitions",
+            "--select",
+            select,
+            "--partition",
+            KEY,
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        timeout=600,
     )
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "stdout").write_bytes(completed.stdout)
@@ -75,8 +89,9 @@ def test_no_secret_in_any_log_metadata_error_or_file(tmp_path, moto_server):
     landing = tmp_path / "landing"
     write_sample_hour(landing, hour_start(KEY), events=200)
     (tmp_path / "home").mkdir()
-    (tmp_path / "quotas.yaml").write_text(yaml.safe_dump({"quotas": [
-        {"tenant": "acme", "meter": "gateway_requests", "quota": 1, "thresholds": [100]}]}))
+    (tmp_path / "quotas.yaml").write_text(
+        yaml.safe_dump({"quotas": [{"tenant": "acme", "meter": "gateway_requests", "quota": 1, "thresholds": [100]}]})
+    )
     base = {
         **os.environ,
         "DAGSTER_HOME": str(tmp_path / "home"),
@@ -84,15 +99,22 @@ def test_no_secret_in_any_log_metadata_error_or_file(tmp_path, moto_server):
         "METERING_LANDING_URL": str(landing),
         "METERING_QUOTAS": str(tmp_path / "quotas.yaml"),
         "METERING_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{closed_port()}/services/T000/B000/{WEBHOOK_TOKEN}",
-        "AWS_ACCESS_KEY_ID": "AKIAHARDENINGTEST", "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "AKIAHARDENINGTEST",
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
 
     # 1. A ClickHouse server that refuses connections: the export (the same ClickHouseResource every step
     #    uses) and dbt (which gets the password as METERING_CLICKHOUSE_PASSWORD) fail, holding the password.
     server_url = f"http://metering:{quote(CH_PASSWORD, safe='')}@127.0.0.1:{closed_port()}"
-    first = materialize({**base, "METERING_CLICKHOUSE_URL": server_url, "METERING_EXPORT_URL": str(tmp_path / "export")},
-                        f"billing_export,{DBT_MODELS}", tmp_path / "logs-1")
+    first = materialize(
+        {**base, "METERING_CLICKHOUSE_URL": server_url, "METERING_EXPORT_URL": str(tmp_path / "export")},
+        f"billing_export,{DBT_MODELS}",
+        tmp_path / "logs-1",
+    )
     output = (first.stdout + first.stderr).decode(errors="replace")
     assert first.returncode != 0
     assert "unreachable after 4 attempts" in output and "metering:***@127.0.0.1" in output  # it failed for the right reason
@@ -100,14 +122,23 @@ def test_no_secret_in_any_log_metadata_error_or_file(tmp_path, moto_server):
 
     # 2. The embedded engine, an S3 export throttled to failure, an alert webhook that is down.
     with FaultProxy(moto_server.url, [Fault("PUT", "503")], max_seconds=300) as proxy:
-        boto3.session.Session().client("s3", endpoint_url=moto_server.url, region_name=REGION, aws_access_key_id="x",
-                                       aws_secret_access_key="y").create_bucket(
-            Bucket="secrets-export", CreateBucketConfiguration={"LocationConstraint": REGION})
-        env = {**base, "AWS_ENDPOINT_URL": proxy.url, "METERING_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
-               "METERING_EXPORT_URL": "s3://secrets-export/billing"}
+        boto3.session.Session().client(
+            "s3", endpoint_url=moto_server.url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+        ).create_bucket(Bucket="secrets-export", CreateBucketConfiguration={"LocationConstraint": REGION})
+        env = {
+            **base,
+            "AWS_ENDPOINT_URL": proxy.url,
+            "METERING_CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}",
+            "METERING_EXPORT_URL": "s3://secrets-export/billing",
+        }
         # In one process (the default executor starts a process per step, ~10 s each here); run 1 used the default.
-        second = materialize(env, f"{INGEST},usage_hourly,usage_alerts,billing_export", tmp_path / "logs-2",
-                             "--config-json", '{"execution": {"config": {"in_process": {}}}}')
+        second = materialize(
+            env,
+            f"{INGEST},usage_hourly,usage_alerts,billing_export",
+            tmp_path / "logs-2",
+            "--config-json",
+            '{"execution": {"config": {"in_process": {}}}}',
+        )
     output = (second.stdout + second.stderr).decode(errors="replace")
     assert second.returncode != 0
     assert "failed after 6 attempts" in output and "SlowDown" in output  # the export failed where the key signs

@@ -7,12 +7,24 @@ from metering_pipeline_tests.support.events import KEY, land, line, materializat
 BAD = {
     "malformed_json": ["{not json", "[1, 2]", b"\xff\xfe{}".decode("latin-1")],
     # A dedup key or tenant absent, null or blank (empty or only whitespace) is missing, never a key events share.
-    "missing_field": [json.dumps({"specversion": "1.0", "id": "m1", "source": "edge", "type": "gateway.request", "time": "2026-11-22T10:00:00Z"}),
-                      line("", subject="blank-id"), line("   "), line("m2", source=" "), line("m3", type="\t "),
-                      line("m4", subject="  "), line("m5", subject=None)],
+    "missing_field": [
+        json.dumps({"specversion": "1.0", "id": "m1", "source": "edge", "type": "gateway.request", "time": "2026-11-22T10:00:00Z"}),
+        line("", subject="blank-id"),
+        line("   "),
+        line("m2", source=" "),
+        line("m3", type="\t "),
+        line("m4", subject="  "),
+        line("m5", subject=None),
+    ],
     # A JSON type the producer never writes for the attribute: an id or source as a number, a tenant as an object.
-    "invalid_field": [line("f1", specversion="0.3"), line("f2", subject=42), line("f4", data="text"),
-                      line(7, subject="numeric-id"), line("f5", source=3), line("f6", subject={"customerId": "acme"})],
+    "invalid_field": [
+        line("f1", specversion="0.3"),
+        line("f2", subject=42),
+        line("f4", data="text"),
+        line(7, subject="numeric-id"),
+        line("f5", source=3),
+        line("f6", subject={"customerId": "acme"}),
+    ],
     "invalid_time": [line("t1", time="yesterday"), line("t2", time="2026-11-22 10:00:00")],
     "wrong_partition": [line("w1", time="2026-11-22T11:00:00Z"), line("w2", time="2026-11-22T09:59:59.999999Z")],
     "unknown_event_type": [line("u1", type="coffee.brewed")],
@@ -78,13 +90,19 @@ def test_partition_key_is_validated():
 
 def test_first_copy_by_file_and_line_wins(clickhouse, landing, landing_dir, catalog_resource):
     """A resent event keeps the data of its first copy (earliest file name, then line), never a later one."""
+
     def sent(n):
         return {"service_id": "svc", "bytes_sent": n, "bytes_received": 1}
+
     land(landing_dir, "b.ndjson", [line("x", data=sent(3)), line("y", data=sent(4)), line("x", data=sent(5))])
     land(landing_dir, "a.ndjson", [line("z"), line("y", data=sent(2)), line("y", data=sent(9)), line("x", data=sent(1)), line("solo")])
     result = run_hour(clickhouse, landing, catalog_resource)
     kept = query(clickhouse, "SELECT id, source_file, line_no, JSONExtractInt(data, 'bytes_sent') FROM events ORDER BY id")
-    assert kept == [("solo", "events/2026/11/22/10/a.ndjson", 5, 10), ("x", "events/2026/11/22/10/a.ndjson", 4, 1),
-                    ("y", "events/2026/11/22/10/a.ndjson", 2, 2), ("z", "events/2026/11/22/10/a.ndjson", 1, 10)]
+    assert kept == [
+        ("solo", "events/2026/11/22/10/a.ndjson", 5, 10),
+        ("x", "events/2026/11/22/10/a.ndjson", 4, 1),
+        ("y", "events/2026/11/22/10/a.ndjson", 2, 2),
+        ("z", "events/2026/11/22/10/a.ndjson", 1, 10),
+    ]
     meta = materialization_metadata(result, "accepted_events")
     assert (meta["accepted"], meta["duplicates"]) == (4, 4)

@@ -15,12 +15,40 @@ from metering_pipeline.catalog.sql import json_text
 from metering_pipeline.dbt.paths import DBT_PROJECT_DIR
 
 VALUES = [
-    '"plain"', '""', '"  "', '" padded "', '"null"', '"true"', '"0.1"', '"1.50"', '"-0"',
-    '"esc\\u00e9\\n\\t\\"q\\" \\\\ \\/"', '"\\ud83d\\ude00 emoji"', '"caf\u00e9 \u6f22\u5b57"', '"it\'s"',
-    '"\\u0000nul"', '"line\\nbreak"', '"{\\"not\\": \\"an object\\"}"',
-    "0", "-0", "0.1", "-5", "1.50", "1E+2", "1e-10", "12345678901234567890123", "1.7976931348623157e308",
-    "true", "false", "null",
-    "{}", "[]", '{"a": [1, {"b": "x/y"}]}', '[1, 2.0, "z"]', '{ "spaced" : [ 1 , 2 ] }', '{"k": null}',
+    '"plain"',
+    '""',
+    '"  "',
+    '" padded "',
+    '"null"',
+    '"true"',
+    '"0.1"',
+    '"1.50"',
+    '"-0"',
+    '"esc\\u00e9\\n\\t\\"q\\" \\\\ \\/"',
+    '"\\ud83d\\ude00 emoji"',
+    '"caf\u00e9 \u6f22\u5b57"',
+    '"it\'s"',
+    '"\\u0000nul"',
+    '"line\\nbreak"',
+    '"{\\"not\\": \\"an object\\"}"',
+    "0",
+    "-0",
+    "0.1",
+    "-5",
+    "1.50",
+    "1E+2",
+    "1e-10",
+    "12345678901234567890123",
+    "1.7976931348623157e308",
+    "true",
+    "false",
+    "null",
+    "{}",
+    "[]",
+    '{"a": [1, {"b": "x/y"}]}',
+    '[1, 2.0, "z"]',
+    '{ "spaced" : [ 1 , 2 ] }',
+    '{"k": null}',
 ]
 KEYS = [("k",), ("n", "k's"), ("missing",), ('q"uote',), ("back\\slash",), ("\u00e9t\u00e9",), ("",), ("a.b",), ("n", "missing")]
 
@@ -40,8 +68,17 @@ def documents() -> list[str]:
             f'"\u00e9t\u00e9": {value}, "": {value}, "a.b": {value}}}'
         )
     docs += [
-        "", "not json", "[1, 2]", '"a string"', "null", '{"k": 1', '{"k": 1, "k": 2}', '{"k": "dup", "k": 3}',
-        '{"n": "not an object"}', '{"k": "\\ud800 lone surrogate"}', '{"k": tru}',
+        "",
+        "not json",
+        "[1, 2]",
+        '"a string"',
+        "null",
+        '{"k": 1',
+        '{"k": 1, "k": 2}',
+        '{"k": "dup", "k": 3}',
+        '{"n": "not an object"}',
+        '{"k": "\\ud800 lone surrogate"}',
+        '{"k": tru}',
     ]
     return docs
 

@@ -14,7 +14,7 @@ import pytest
 from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources import CatalogResource, LandingZone
 from metering_pipeline_tests.support.events import KEY, event, materialization_metadata, query
-from metering_pipeline_tests.support.s3_server import REGION, moto_server, s3  # noqa: F401
+from metering_pipeline_tests.support.s3_server import REGION
 
 OBJECTS = 1_005
 ROOT = "landing/raw"
@@ -41,7 +41,8 @@ def test_ingest_lists_every_page_of_an_hour_of_gzip_objects(clickhouse, s3):
     put_all(s3, objects)
 
     result = dg.materialize(
-        [ingest], partition_key=KEY,
+        [ingest],
+        partition_key=KEY,
         resources={"clickhouse": clickhouse, "landing": LandingZone(url=s3.url(ROOT), region=REGION), "catalog": CatalogResource()},
     )
     meta = materialization_metadata(result, "accepted_events")

@@ -13,8 +13,21 @@ from metering_pipeline_tests.support.events import HOUR_DIR
 
 RUNS = range(1, 12)  # whitespace runs around the loader's vectorised steps
 BLANK = [b"", b"\t", b"\r", b"\x0c", b" \t\r\x0c", b" " * 40, b"\t" * 9 + b"\r", b"\r" * 8] + [b" " * n for n in RUNS]
-NOT_BLANK = [b"\x0b", b"\x00", b" \x00", b"\xc2\xa0", b"\xe2\x80\x83", b"\x85", b"\xff", b" " * 40 + b"x", b"\r\r{}",
-             b'{"a":1}\r', b'{"a":1}', b"x", b" \t" * 20 + b"\x0b"] + [b" " * n + b"x" for n in RUNS]
+NOT_BLANK = [
+    b"\x0b",
+    b"\x00",
+    b" \x00",
+    b"\xc2\xa0",
+    b"\xe2\x80\x83",
+    b"\x85",
+    b"\xff",
+    b" " * 40 + b"x",
+    b"\r\r{}",
+    b'{"a":1}\r',
+    b'{"a":1}',
+    b"x",
+    b" \t" * 20 + b"\x0b",
+] + [b" " * n + b"x" for n in RUNS]
 TRICKY = BLANK + NOT_BLANK
 
 
@@ -114,5 +127,7 @@ def test_small_files_share_inserts_and_keep_their_numbers(client, landing, landi
     assert len(rows) == 600
     assert rows[0] == (1, "events", f"{HOUR_DIR}/f000.ndjson", 1, b'{"f":0,"n":1}')
     assert rows[-1] == ((299 << 32) | 3, "events", f"{HOUR_DIR}/f299.ndjson", 3, b'{"f":299,"n":3}')
-    assert all(raw == f'{{"f":{row >> 32},"n":{line_no}}}'.encode() and name.endswith(f"f{row >> 32:03d}.ndjson")
-               for row, _, name, line_no, raw in rows)
+    assert all(
+        raw == f'{{"f":{row >> 32},"n":{line_no}}}'.encode() and name.endswith(f"f{row >> 32:03d}.ndjson")
+        for row, _, name, line_no, raw in rows
+    )

@@ -15,10 +15,15 @@ from metering_pipeline.catalog.model import parse_catalog
 from metering_pipeline_tests.fixtures.landing import default_document, write_catalog
 from metering_pipeline_tests.support.events import land, line, query, run_hour, usage
 
-TOKENS = {"name": "gateway_tokens", "event_type": "gateway.request", "aggregation": "sum", "value": "$.tokens",
-          "unit": "tokens", "group_by": {"service_id": "$.service_id"}}
-USERS = {"name": "gateway_users", "event_type": "gateway.request", "aggregation": "unique_count", "value": "$.user",
-         "unit": "users"}
+TOKENS = {
+    "name": "gateway_tokens",
+    "event_type": "gateway.request",
+    "aggregation": "sum",
+    "value": "$.tokens",
+    "unit": "tokens",
+    "group_by": {"service_id": "$.service_id"},
+}
+USERS = {"name": "gateway_users", "event_type": "gateway.request", "aggregation": "unique_count", "value": "$.user", "unit": "users"}
 SVC = ("acme", (("service_id", "svc"),))
 
 
@@ -56,9 +61,10 @@ def test_skip_meter_leaves_the_other_meters_alone(tmp_path, clickhouse, landing,
     assert usage(clickhouse, "gateway_tokens") == {SVC: Decimal("12.5")}
     assert usage(clickhouse, "gateway_users") == {("acme", ()): Decimal(1)}
     # Only the event that carried a value counts for the skip meters.
-    assert query(clickhouse, "SELECT meter, event_count FROM usage_hourly WHERE meter IN "
-                             "('gateway_tokens', 'gateway_users', 'gateway_requests') ORDER BY meter") == [
-        ("gateway_requests", 3), ("gateway_tokens", 1), ("gateway_users", 1)]
+    assert query(
+        clickhouse,
+        "SELECT meter, event_count FROM usage_hourly WHERE meter IN ('gateway_tokens', 'gateway_users', 'gateway_requests') ORDER BY meter",
+    ) == [("gateway_requests", 3), ("gateway_tokens", 1), ("gateway_users", 1)]
 
 
 def test_default_is_strict(tmp_path, clickhouse, landing, landing_dir):
@@ -68,10 +74,13 @@ def test_default_is_strict(tmp_path, clickhouse, landing, landing_dir):
     assert usage(clickhouse, "gateway_requests") == {SVC: Decimal(1)}
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({**TOKENS, "missing_value": "ignore"}, "missing_value must be one of"),
-    ({"name": "c", "event_type": "t", "aggregation": "count", "unit": "u", "missing_value": "skip"}, "not count"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({**TOKENS, "missing_value": "ignore"}, "missing_value must be one of"),
+        ({"name": "c", "event_type": "t", "aggregation": "count", "unit": "u", "missing_value": "skip"}, "not count"),
+    ],
+)
 def test_catalog_refuses_bad_missing_value(entry, message):
     document = yaml.safe_load(yaml.safe_dump(default_document()))
     document["meters"].append(entry)

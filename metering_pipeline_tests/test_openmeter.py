@@ -34,8 +34,7 @@ def _catalog_document(fields: dict | None = None) -> dict:
     source = {"name": "openmeter", "format": "cloudevents", "description": "OpenMeter's CloudEvents"}
     if fields:
         source["fields"] = fields
-    return {"sources": [source], "openmeter": {"units": {"tokens_total": "tokens", "api_requests_duration": "ms"},
-                                                "meters": _om_meters()}}
+    return {"sources": [source], "openmeter": {"units": {"tokens_total": "tokens", "api_requests_duration": "ms"}, "meters": _om_meters()}}
 
 
 def _land(landing_dir: Path, *names: str) -> None:
@@ -68,9 +67,15 @@ def test_openmeter_meters_give_openmeter_numbers(tmp_path, clickhouse, landing, 
         ("customer-3", GET_HELLO): Decimal(100),  # "40" + "60"
     }
     assert usage(clickhouse, "api_requests_duration_max") == {
-        ("customer-1", ()): Decimal(250), ("customer-2", ()): Decimal(10), ("customer-3", ()): Decimal(60)}
+        ("customer-1", ()): Decimal(250),
+        ("customer-2", ()): Decimal(10),
+        ("customer-3", ()): Decimal(60),
+    }
     assert usage(clickhouse, "api_requests_duration_min") == {
-        ("customer-1", ()): Decimal(1), ("customer-2", ()): Decimal(10), ("customer-3", ()): Decimal(40)}
+        ("customer-1", ()): Decimal(1),
+        ("customer-2", ()): Decimal(10),
+        ("customer-3", ()): Decimal(40),
+    }
     assert usage(clickhouse, "tokens_total") == {
         ("customer-1", (("model", "gpt-4o"), ("type", "input"))): Decimal(100),
         ("customer-1", (("model", "gpt-4o"), ("type", "output"))): Decimal(25),
@@ -111,21 +116,27 @@ def test_tenant_from_data_only_when_the_catalog_maps_it(tmp_path, clickhouse, la
 
 def test_batch_lines_dedup_and_account_once(clickhouse, landing, landing_dir, catalog_resource):
     """A batch line is accepted if any event is new, a duplicate if all were seen; bad batches are malformed."""
+
     def batch(*events) -> str:
         return json.dumps(list(events))
+
     a, b, c = event("a"), event("b"), event("c")
-    land(landing_dir, "a.ndjson", [
-        line("a"),
-        batch(a, b),  # b is new: accepted
-        batch(b, a),  # every event seen before: duplicate
-        batch(c, c),  # c once
-        "  " + batch(event("d")),  # leading whitespace: still a batch
-        "[]",
-        batch(event("e"), 5),
-        batch(event("f"), "text"),
-        batch([event("g")]),  # a nested array is not an event
-        "[{not json",
-    ])
+    land(
+        landing_dir,
+        "a.ndjson",
+        [
+            line("a"),
+            batch(a, b),  # b is new: accepted
+            batch(b, a),  # every event seen before: duplicate
+            batch(c, c),  # c once
+            "  " + batch(event("d")),  # leading whitespace: still a batch
+            "[]",
+            batch(event("e"), 5),
+            batch(event("f"), "text"),
+            batch([event("g")]),  # a nested array is not an event
+            "[{not json",
+        ],
+    )
     result = run_hour(clickhouse, landing, catalog_resource)
     meta = materialization_metadata(result, "accepted_events")
     assert (meta["lines_read"], meta["accepted"], meta["duplicates"], meta["quarantined"]) == (10, 4, 1, 5)
@@ -134,15 +145,24 @@ def test_batch_lines_dedup_and_account_once(clickhouse, landing, landing_dir, ca
     assert dict(query(clickhouse, "SELECT reason, count() FROM quarantine GROUP BY reason")) == {"malformed_json": 5}
     # A batch line's bytes count once (on its first event), not once per event it holds.
     assert query(clickhouse, "SELECT id, bytes FROM events WHERE id IN ('c', 'd') ORDER BY id") == [
-        ("c", len(batch(c, c))), ("d", len("  " + batch(event("d"))))]
+        ("c", len(batch(c, c))),
+        ("d", len("  " + batch(event("d")))),
+    ]
 
 
 def test_openmeter_meters_convert():
     converted = {m["name"]: m for m in openmeter_meters({"meters": _om_meters(), "units": {"tokens_total": "tokens"}})}
     assert converted["tokens_total"] == {
-        "name": "tokens_total", "event_type": "prompt", "aggregation": "sum", "unit": "tokens",
-        "description": "AI Token Usage", "phase": "draft", "value": "$.tokens", "missing_value": "skip",
-        "group_by": {"model": "$.model", "type": "$.type"}}
+        "name": "tokens_total",
+        "event_type": "prompt",
+        "aggregation": "sum",
+        "unit": "tokens",
+        "description": "AI Token Usage",
+        "phase": "draft",
+        "value": "$.tokens",
+        "missing_value": "skip",
+        "group_by": {"model": "$.model", "type": "$.type"},
+    }
     assert converted["api_requests_total"]["aggregation"] == "count" and "value" not in converted["api_requests_total"]
     assert converted["entitlement_uc_meter"]["aggregation"] == "unique_count"
     assert converted["api_requests_duration"]["unit"] == DEFAULT_UNIT
@@ -155,24 +175,27 @@ def _om(**overrides) -> dict:
     return {k: v for k, v in {**meter, **overrides}.items() if v is not None}
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"meters": [_om(aggregation="AVG")]}, "meter 'tokens_total': aggregation AVG is not supported"),
-    ({"meters": [_om(aggregation="LATEST")]}, "meter 'tokens_total': aggregation LATEST is not supported"),
-    ({"meters": [_om(aggregation="sum")]}, "aggregation must be one of"),
-    ({"meters": [_om(eventFrom="2024-01-01T00:00:00Z")]}, "meter 'tokens_total': keys not supported here: ['eventFrom']"),
-    ({"meters": [_om(value_property="$.tokens")]}, "keys not supported here: ['value_property']"),
-    ({"meters": [_om(slug=None)]}, "without a slug"),
-    ({"meters": [_om(aggregation="COUNT")]}, "not allowed for count"),
-    ({"meters": [_om(valueProperty=None)]}, "'value' is required for sum"),
-    ({"meters": [_om(valueProperty="$.usage[0]")]}, "meter 'tokens_total': unsupported JSONPath"),
-    ({"meters": [_om(groupBy=["$.model"])]}, "groupBy must map a name to a JSONPath"),
-    ({"meters": [_om()], "sink": {"kafka": {}}}, "openmeter: keys not supported here: ['sink']"),
-    ({"meters": [_om()], "units": {"tokens": "tokens"}}, "units names meters that are not in openmeter.meters: ['tokens']"),
-    ({"meters": [_om()], "units": {"tokens_total": ""}}, "units must map a meter slug to a non-empty unit"),
-    ({"meters": [_om()], "phase": "live"}, "phase must be one of"),
-    ({"meters": [_om(), _om()]}, "duplicate meter names: ['tokens_total']"),
-    ({"meters": {"slug": "x"}}, "meters must be a list"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"meters": [_om(aggregation="AVG")]}, "meter 'tokens_total': aggregation AVG is not supported"),
+        ({"meters": [_om(aggregation="LATEST")]}, "meter 'tokens_total': aggregation LATEST is not supported"),
+        ({"meters": [_om(aggregation="sum")]}, "aggregation must be one of"),
+        ({"meters": [_om(eventFrom="2024-01-01T00:00:00Z")]}, "meter 'tokens_total': keys not supported here: ['eventFrom']"),
+        ({"meters": [_om(value_property="$.tokens")]}, "keys not supported here: ['value_property']"),
+        ({"meters": [_om(slug=None)]}, "without a slug"),
+        ({"meters": [_om(aggregation="COUNT")]}, "not allowed for count"),
+        ({"meters": [_om(valueProperty=None)]}, "'value' is required for sum"),
+        ({"meters": [_om(valueProperty="$.usage[0]")]}, "meter 'tokens_total': unsupported JSONPath"),
+        ({"meters": [_om(groupBy=["$.model"])]}, "groupBy must map a name to a JSONPath"),
+        ({"meters": [_om()], "sink": {"kafka": {}}}, "openmeter: keys not supported here: ['sink']"),
+        ({"meters": [_om()], "units": {"tokens": "tokens"}}, "units names meters that are not in openmeter.meters: ['tokens']"),
+        ({"meters": [_om()], "units": {"tokens_total": ""}}, "units must map a meter slug to a non-empty unit"),
+        ({"meters": [_om()], "phase": "live"}, "phase must be one of"),
+        ({"meters": [_om(), _om()]}, "duplicate meter names: ['tokens_total']"),
+        ({"meters": {"slug": "x"}}, "meters must be a list"),
+    ],
+)
 def test_catalog_refuses_openmeter_meters(section, message):
     document = {"sources": [{"name": "openmeter", "format": "cloudevents"}], "openmeter": section}
     with pytest.raises(CatalogError) as raised:

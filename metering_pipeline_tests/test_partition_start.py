@@ -8,12 +8,22 @@ import pytest
 
 from metering_pipeline.partitions import DEFAULT_START, partition_start
 
-FIRST_KEY = ("from metering_pipeline.definitions import defs; "
-             "print(defs.resolve_job_def('hourly_metering').partitions_def.get_first_partition_key())")
+FIRST_KEY = (
+    "from metering_pipeline.definitions import defs; "
+    "print(defs.resolve_job_def('hourly_metering').partitions_def.get_first_partition_key())"
+)
 
 
-@pytest.mark.parametrize("text, key", [(None, DEFAULT_START), ("", DEFAULT_START), ("2023-03-01", "2023-03-01-00:00"),
-                                       ("2023-03-01-07:00", "2023-03-01-07:00"), (" 2023-03-01 ", "2023-03-01-00:00")])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (None, DEFAULT_START),
+        ("", DEFAULT_START),
+        ("2023-03-01", "2023-03-01-00:00"),
+        ("2023-03-01-07:00", "2023-03-01-07:00"),
+        (" 2023-03-01 ", "2023-03-01-00:00"),
+    ],
+)
 def test_partition_start_forms(text, key):
     assert partition_start(text) == key
 

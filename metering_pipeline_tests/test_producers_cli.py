@@ -28,15 +28,28 @@ from metering_pipeline_tests.test_formats_istio import SERVICES as ISTIO_SERVICE
 KEY = "2026-11-22-10:00"
 SINCE = datetime(2026, 1, 1)
 # landing source -> fixture folders, as the packaged catalog names the sources
-LANDED = {"envoy-gateway": ["envoy", "ai_gateway"], "istio-ingress": ["istio"], "data-api": ["data_api"],
-          "billing-client": ["billing_client"]}
+LANDED = {
+    "envoy-gateway": ["envoy", "ai_gateway"],
+    "istio-ingress": ["istio"],
+    "data-api": ["data_api"],
+    "billing-client": ["billing_client"],
+}
 # meter prefix each producer's usage shows under
-METERS = {"envoy-gateway": "networking.datumapis.com/gateway/", "istio-ingress": "networking.datumapis.com/gateway/",
-          "data-api": "data-api/", "billing-client": "billing-client/", "events": "gateway_"}
+METERS = {
+    "envoy-gateway": "networking.datumapis.com/gateway/",
+    "istio-ingress": "networking.datumapis.com/gateway/",
+    "data-api": "data-api/",
+    "billing-client": "billing-client/",
+    "events": "gateway_",
+}
 ATTRIBUTION = [
-    *ENVOY_ROUTES, *AI_ROUTES, *ISTIO_SERVICES,
-    ("resource", "db-1", "acme", "ba-acme-1", SINCE, None), ("resource", "db-2", "globex", "ba-globex", SINCE, None),
-    ("instance", "1001", "acme", "ba-acme-1", SINCE, None), ("instance", "2002", "globex", "ba-globex", SINCE, None),
+    *ENVOY_ROUTES,
+    *AI_ROUTES,
+    *ISTIO_SERVICES,
+    ("resource", "db-1", "acme", "ba-acme-1", SINCE, None),
+    ("resource", "db-2", "globex", "ba-globex", SINCE, None),
+    ("instance", "1001", "acme", "ba-acme-1", SINCE, None),
+    ("instance", "2002", "globex", "ba-globex", SINCE, None),
 ]
 
 
@@ -56,13 +69,21 @@ def test_every_producer_in_one_hour_through_the_cli(tmp_path):
     _land(landing)
     clickhouse = ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}")
     fill_attribution_table(clickhouse, ATTRIBUTION)
-    env = {**os.environ, "METERING_CLICKHOUSE_URL": clickhouse.url, "METERING_LANDING_URL": str(landing),
-           "METERING_EXPORT_URL": str(tmp_path / "export"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    env = {
+        **os.environ,
+        "METERING_CLICKHOUSE_URL": clickhouse.url,
+        "METERING_LANDING_URL": str(landing),
+        "METERING_EXPORT_URL": str(tmp_path / "export"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
     Path(env["DAGSTER_HOME"]).mkdir()
     dagster = Path(sys.executable).with_name("dagster")
     completed = subprocess.run(
         [str(dagster), "asset", "materialize", "-m", "metering_pipeline.definitions", "--select", "*", "--partition", KEY],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
@@ -85,7 +106,8 @@ def test_every_producer_in_one_hour_through_the_cli(tmp_path):
             checks[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation.passed
     # The broken fixture lines fail their reason's WARN check (expect_<reason>) by design, and an hour of
     # 2026-11-22 is not "the last complete hour" today (freshness); nothing else may fail.
-    failed = sorted(k for k, passed in checks.items()
-                    if not passed and not k[1].startswith("expect_") and k[1] != "last_complete_hour_fresh")
+    failed = sorted(
+        k for k, passed in checks.items() if not passed and not k[1].startswith("expect_") and k[1] != "last_complete_hour_fresh"
+    )
     assert ("accepted_events", "lines_reconcile") in checks and failed == [], failed
     assert ("accepted_events", "expect_unattributed") in checks

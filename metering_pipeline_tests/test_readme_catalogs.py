@@ -59,9 +59,13 @@ def test_readme_catalog_runs_green(tmp_path, fmt, text):
     ensure_manifest()
     clickhouse = ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}", lock_timeout_seconds=60)
     resources = {
-        "clickhouse": clickhouse, "landing": LandingZone(url=str(landing)), "catalog": CatalogResource(path=str(path)),
-        "export_store": ExportStore(url=str(tmp_path / "export")), "dbt": dbt_resource(clickhouse.url, clickhouse.database),
-        "quotas": QuotasResource(), "alert_webhook": AlertWebhook(url=""),
+        "clickhouse": clickhouse,
+        "landing": LandingZone(url=str(landing)),
+        "catalog": CatalogResource(path=str(path)),
+        "export_store": ExportStore(url=str(tmp_path / "export")),
+        "dbt": dbt_resource(clickhouse.url, clickhouse.database),
+        "quotas": QuotasResource(),
+        "alert_webhook": AlertWebhook(url=""),
     }
     executable = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
     result = dg.materialize(executable, partition_key=KEY, resources=resources)

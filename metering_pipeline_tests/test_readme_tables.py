@@ -35,7 +35,7 @@ def _named(name: str) -> bool:
 def _section(title: str) -> str:
     start = README.index(f"## {title}")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end > 0 else None]
+    return README[start : end if end > 0 else None]
 
 
 def test_every_asset_is_in_the_assets_table():
@@ -71,16 +71,24 @@ def test_every_table_a_run_creates_is_in_the_tables_table(tmp_path):
     ensure_manifest()
     clickhouse = ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}", lock_timeout_seconds=60)
     resources = {
-        "clickhouse": clickhouse, "landing": LandingZone(url=str(tmp_path / "landing")), "catalog": CatalogResource(),
-        "export_store": ExportStore(url=str(tmp_path / "export")), "dbt": dbt_resource(clickhouse.url, clickhouse.database),
-        "quotas": QuotasResource(), "alert_webhook": AlertWebhook(url=""),
+        "clickhouse": clickhouse,
+        "landing": LandingZone(url=str(tmp_path / "landing")),
+        "catalog": CatalogResource(),
+        "export_store": ExportStore(url=str(tmp_path / "export")),
+        "dbt": dbt_resource(clickhouse.url, clickhouse.database),
+        "quotas": QuotasResource(),
+        "alert_webhook": AlertWebhook(url=""),
     }
     executable = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
     assert dg.materialize(executable, partition_key=KEY, resources=resources).success
     with clickhouse.get_client() as client:
-        tables = {t for (t,) in client.query(
-            "SELECT name FROM system.tables WHERE database = {db:String} AND NOT startsWith(name, '_stage_')",
-            parameters={"db": clickhouse.database}).result_rows}
+        tables = {
+            t
+            for (t,) in client.query(
+                "SELECT name FROM system.tables WHERE database = {db:String} AND NOT startsWith(name, '_stage_')",
+                parameters={"db": clickhouse.database},
+            ).result_rows
+        }
     section = _section("Tables (ClickHouse, database `metering`)")
     assert {"events", "quarantine", "usage_hourly"} <= tables
     assert sorted(t for t in tables if f"`{t}`" not in section) == []

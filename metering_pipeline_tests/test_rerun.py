@@ -34,7 +34,8 @@ def test_rerun_touches_only_its_hour(clickhouse, landing, landing_dir, catalog_r
     run_hour(clickhouse, landing, catalog_resource, key="2026-11-22-11:00")
     run_hour(clickhouse, landing, catalog_resource)
     assert query(clickhouse, "SELECT id, toString(hour) FROM events ORDER BY id") == [
-        ("h10", "2026-11-22 10:00:00"), ("h11", "2026-11-22 11:00:00")
+        ("h10", "2026-11-22 10:00:00"),
+        ("h11", "2026-11-22 11:00:00"),
     ]
 
 

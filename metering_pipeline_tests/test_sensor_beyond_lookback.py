@@ -20,8 +20,12 @@ LATER = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # hour 10 of the 22nd is 8 day
 
 def audit_now(instance, res) -> dg.AssetCheckEvaluation:
     check = build_late_files_check(lookback=timedelta(days=7), clock=lambda: LATER)
-    defs = dg.Definitions(assets=[landing_zone], asset_checks=[check], resources=res,
-                          jobs=[dg.define_asset_job("audit", selection=dg.AssetSelection.checks(check))])
+    defs = dg.Definitions(
+        assets=[landing_zone],
+        asset_checks=[check],
+        resources=res,
+        jobs=[dg.define_asset_job("audit", selection=dg.AssetSelection.checks(check))],
+    )
     [evaluation] = defs.resolve_job_def("audit").execute_in_process(instance=instance).get_asset_check_evaluations()
     return evaluation
 

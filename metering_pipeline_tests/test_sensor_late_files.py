@@ -60,13 +60,18 @@ def test_late_file_reruns_exactly_that_hour_once_and_the_export_emits_a_correcti
         # The same change on a later tick, or after a daemon restart (no cursor), has the same run key,
         # which Dagster launches at most once.
         assert [r.run_key for r in tick(sensor, instance, res, second.cursor, assets=GRAPH).run_requests] == [request.run_key]
-        assert [r.run_key for r in tick(build_late_file_sensor(clock=lambda: NOW), instance, res, assets=GRAPH).run_requests] == [request.run_key]
+        assert [r.run_key for r in tick(build_late_file_sensor(clock=lambda: NOW), instance, res, assets=GRAPH).run_requests] == [
+            request.run_key
+        ]
 
         assert job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags).success
         assert not tick(sensor, instance, res, second.cursor, assets=GRAPH).run_requests
 
-    ledger = query(clickhouse, "SELECT revision, quantity, event_count FROM export_ledger FINAL "
-                               "WHERE meter = 'gateway_requests' AND hour = '2026-11-22 10:00:00' ORDER BY revision")
+    ledger = query(
+        clickhouse,
+        "SELECT revision, quantity, event_count FROM export_ledger FINAL "
+        "WHERE meter = 'gateway_requests' AND hour = '2026-11-22 10:00:00' ORDER BY revision",
+    )
     assert ledger == [(0, Decimal(2), 2), (1, Decimal(2), 2)]  # the correction carries exactly the two new events
     assert query(clickhouse, "SELECT max(revision) FROM export_ledger FINAL WHERE hour = '2026-11-22 11:00:00'") == [(0,)]
 

@@ -42,8 +42,11 @@ def test_the_sensors_target_reruns_the_whole_graph_of_an_hour():
     assert job.partitions_def is not None
     assets = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
     assert {"accepted_events", "usage_hourly", "usage_daily", "usage_alerts", "billing_export"} <= assets
-    assert assets == {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
-                      if defs.resolve_asset_graph().get(key).is_materializable}
+    assert assets == {
+        key.to_user_string()
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        if defs.resolve_asset_graph().get(key).is_materializable
+    }
     checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
     assert "last_complete_hour_fresh" in checks and "alerts_delivered" in checks
     assert "no_late_files_beyond_lookback" not in checks  # the sweep's check never runs inside hourly runs
@@ -55,6 +58,5 @@ def test_the_sensors_target_reruns_the_whole_graph_of_an_hour():
 
 def test_jobs_and_schedules():
     assert sorted(job.name for job in defs.jobs) == ["freshness_checks", "hourly_metering"]
-    assert {s.name: s.job_name for s in defs.schedules} == {"hourly_schedule": "hourly_metering",
-                                                            "freshness_schedule": "freshness_checks"}
+    assert {s.name: s.job_name for s in defs.schedules} == {"hourly_schedule": "hourly_metering", "freshness_schedule": "freshness_checks"}
     assert [node.name for node in defs.resolve_job_def("freshness_checks").graph.node_defs] == ["freshness"]

@@ -32,8 +32,10 @@ def test_copies_of_pipeline_tables_keep_their_merges(client):
     with staging(client) as area:
         events = area.like("events")
         for _ in range(2):
-            client.command(f"INSERT INTO `{events}` (source, id, type, hour, time) "
-                           "VALUES ('s', 'i', 't', '2026-11-22 10:00:00', '2026-11-22 10:00:00')")
+            client.command(
+                f"INSERT INTO `{events}` (source, id, type, hour, time) "
+                "VALUES ('s', 'i', 't', '2026-11-22 10:00:00', '2026-11-22 10:00:00')"
+            )
         client.command(f"OPTIMIZE TABLE `{events}`")
         assert _parts(client, events) == 1
 
@@ -43,6 +45,7 @@ def test_work_tables_write_compact_parts(client):
     with staging(client) as area:
         work = area.table("work", "x UInt64, y String")
         client.command(f"INSERT INTO `{work}` SELECT number, toString(number) FROM numbers(2000000)")  # ~30 MB, wide by default
-        kinds = client.query("SELECT DISTINCT part_type FROM system.parts WHERE active AND table = {t:String}",
-                             parameters={"t": work}).result_rows
+        kinds = client.query(
+            "SELECT DISTINCT part_type FROM system.parts WHERE active AND table = {t:String}", parameters={"t": work}
+        ).result_rows
     assert kinds == [("Compact",)]

@@ -73,21 +73,32 @@ def test_aggregations_unique_max_min(clickhouse, landing, landing_dir, tmp_path)
             {"name": "users", "event_type": "api.call", "aggregation": "unique_count", "value": "$.user", "unit": "users"},
             {"name": "peak", "event_type": "api.call", "aggregation": "max", "value": "$.load", "unit": "x"},
             {"name": "low", "event_type": "api.call", "aggregation": "min", "value": "$.load", "unit": "x"},
-            {"name": "by_region", "event_type": "api.call", "aggregation": "count", "unit": "calls",
-             "group_by": {"region": '$.where["region name"]'}},
+            {
+                "name": "by_region",
+                "event_type": "api.call",
+                "aggregation": "count",
+                "unit": "calls",
+                "group_by": {"region": '$.where["region name"]'},
+            },
         ],
     }
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(catalog))
     calls = [("u1", "2.5", "eu"), ("u2", -1, "eu"), ("u1", 7, "us"), ("u3", "0.000000001", None)]
-    land(landing_dir, "a.ndjson", [
-        line(f"c{i}", type="api.call", data={"user": u, "load": v, "where": {"region name": r} if r else {}})
-        for i, (u, v, r) in enumerate(calls)
-    ])
+    land(
+        landing_dir,
+        "a.ndjson",
+        [
+            line(f"c{i}", type="api.call", data={"user": u, "load": v, "where": {"region name": r} if r else {}})
+            for i, (u, v, r) in enumerate(calls)
+        ],
+    )
     run_hour(clickhouse, landing, CatalogResource(path=str(path)))
     assert usage(clickhouse, "users") == {("acme", ()): Decimal(3)}
     assert usage(clickhouse, "peak") == {("acme", ()): Decimal(7)}
     assert usage(clickhouse, "low") == {("acme", ()): Decimal(-1)}
     assert usage(clickhouse, "by_region") == {
-        ("acme", (("region", "eu"),)): Decimal(2), ("acme", (("region", "us"),)): Decimal(1), ("acme", (("region", ""),)): Decimal(1)
+        ("acme", (("region", "eu"),)): Decimal(2),
+        ("acme", (("region", "us"),)): Decimal(1),
+        ("acme", (("region", ""),)): Decimal(1),
     }

@@ -153,9 +153,9 @@ def test_installed_wheel_materializes_an_hour_from_an_empty_directory(venv, tmp_
         METERING_EXPORT_URL=str(tmp_path / "export"),
     )
     completed = _run(
-        [venv / "bin" / "dagster", "asset", "materialize", "-m", "metering_pipeline.definitions",
-         "--select", "*", "--partition", KEY],
-        cwd=workdir, env=env,
+        [venv / "bin" / "dagster", "asset", "materialize", "-m", "metering_pipeline.definitions", "--select", "*", "--partition", KEY],
+        cwd=workdir,
+        env=env,
     )
     assert completed.returncode == 0, completed.stderr[-5000:]
 
@@ -171,14 +171,18 @@ def test_installed_wheel_materializes_an_hour_from_an_empty_directory(venv, tmp_
     # (./.metering of the working directory), and nothing at all into the installed package.
     assert list((workdir / ".metering" / "dbt").rglob("run_results.json"))
     after = _snapshot(package)
-    assert after == before, {"added": sorted(after.keys() - before.keys()),
-                             "changed": sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
-                             "removed": sorted(before.keys() - after.keys())}
+    assert after == before, {
+        "added": sorted(after.keys() - before.keys()),
+        "changed": sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
+        "removed": sorted(before.keys() - after.keys()),
+    }
 
 
 def test_installed_package_state_defaults(venv, tmp_path):
     """METERING_HOME names the state directory; without it, an installed package uses ./.metering, never site-packages."""
-    script = "import json; from metering_pipeline import settings; print(json.dumps([str(settings.STATE_DIR), settings.CHECKOUT_ROOT is None]))"
+    script = (
+        "import json; from metering_pipeline import settings; print(json.dumps([str(settings.STATE_DIR), settings.CHECKOUT_ROOT is None]))"
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith("METERING_") and key != "PYTHONPATH"}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     home = _run([venv / "bin" / "python", "-c", script], cwd=tmp_path, env={**env, "METERING_HOME": str(tmp_path / "home")})

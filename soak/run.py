@@ -33,19 +33,33 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from metering_pipeline_tests.support.crash_harness import (  # noqa: E402
-    NAMED_POINTS, ForkServer, Profile, Sandbox, SpawnRunner, crash_episode, run_hour, write_catalog, write_hour,
+    NAMED_POINTS,
+    ForkServer,
+    Profile,
+    Sandbox,
+    SpawnRunner,
+    crash_episode,
+    run_hour,
+    write_catalog,
+    write_hour,
 )
 from metering_pipeline_tests.support.hour_snapshot import differences, take_snapshot  # noqa: E402
 
-HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
-AWS = {"AWS_ACCESS_KEY_ID": "soak", "AWS_SECRET_ACCESS_KEY": "soak", "AWS_DEFAULT_REGION": "eu-west-1",
-       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
+AWS = {
+    "AWS_ACCESS_KEY_ID": "soak",
+    "AWS_SECRET_ACCESS_KEY": "soak",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 def say(text: str) -> None:
@@ -75,8 +89,10 @@ def crash_soak(work: Path, kills: int, seed: int, spawn_every: int) -> tuple[int
             raise SystemExit("the clean S3 run failed")
         twins = differences(reference, take_snapshot(remote.clickhouse_url, remote.export, endpoint=moto.url))
         profile = Profile.of(clean.trace, landing_bytes)
-        say(f"reference: {reference.summary()}; {profile.statements} ClickHouse statements, {profile.puts} PUTs, "
-            f"dbt {profile.dbt_seconds:.1f}s, {time.monotonic() - started:.0f}s for both clean runs")
+        say(
+            f"reference: {reference.summary()}; {profile.statements} ClickHouse statements, {profile.puts} PUTs, "
+            f"dbt {profile.dbt_seconds:.1f}s, {time.monotonic() - started:.0f}s for both clean runs"
+        )
         say(f"reference: the local and the S3 clean runs are {'identical' if not twins else 'DIFFERENT: ' + '; '.join(twins)}")
 
         landed, diffs, not_reached, leftovers = [], list(twins), Counter(), Counter()
@@ -100,12 +116,16 @@ def crash_soak(work: Path, kills: int, seed: int, spawn_every: int) -> tuple[int
             episode = crash_episode(runner, sandbox, chosen, profile, rng, reference, endpoint=moto.url if on_s3 else None)
             landed += episode.kills
             not_reached.update(episode.not_reached)
-            leftovers.update("staging tables" if "._stage_" in item else "dbt temporary tables" if "__dbt_" in item
-                             else "export temp files" for item in episode.leftovers)
+            leftovers.update(
+                "staging tables" if "._stage_" in item else "dbt temporary tables" if "__dbt_" in item else "export temp files"
+                for item in episode.leftovers
+            )
             diffs += [f"{name} ({', '.join(p for p, _ in episode.kills)}): {d}" for d in episode.diffs]
             where = "; ".join(f"{point} -> {stage[:90]}" for point, stage in episode.kills) or "no kill landed"
-            say(f"{name} [{'s3' if on_s3 else 'local'}{', spawn' if runner is spawn else ''}] kills {len(landed)}/{kills}: "
-                f"{where}; diffs {len(episode.diffs)}, leftovers {len(episode.leftovers)}, {episode.seconds:.0f}s")
+            say(
+                f"{name} [{'s3' if on_s3 else 'local'}{', spawn' if runner is spawn else ''}] kills {len(landed)}/{kills}: "
+                f"{where}; diffs {len(episode.diffs)}, leftovers {len(episode.leftovers)}, {episode.seconds:.0f}s"
+            )
             if not episode.diffs:
                 shutil.rmtree(work / name, ignore_errors=True)  # ~10 MB an episode; failing ones stay for a look
 
@@ -133,8 +153,10 @@ def blindness_check(sandbox: Sandbox, reference) -> str:
         client.command("DELETE FROM metering_analytics.usage_daily WHERE tenant_id = 'acme'")
     found = differences(reference, take_snapshot(sandbox.clickhouse_url, sandbox.export))
     seen = sorted(d.split(":")[0] for d in found)
-    return (f"comparison check: altered one object, doubled one ledger row, deleted a mart row -> "
-            f"{len(found)} of 3 differences reported ({', '.join(seen)})")
+    return (
+        f"comparison check: altered one object, doubled one ledger row, deleted a mart row -> "
+        f"{len(found)} of 3 differences reported ({', '.join(seen)})"
+    )
 
 
 def fuzz_soak(work: Path, total: int, per_hour: int, seed: int) -> tuple[int, int, int]:
@@ -168,11 +190,12 @@ def fuzz_soak(work: Path, total: int, per_hour: int, seed: int) -> tuple[int, in
             result = classify(client, report, written)
             unclassified += result.unclassified + (1 if result.problems and not result.unclassified else 0)
             reasons.update(report.quarantined)
-            placed.update(accepted=result.accepted, duplicates=result.duplicates, quarantined=result.quarantined,
-                          non_blank=result.lines)
-            say(f"fuzz hour {index + 1}/{hours}: {size} lines ({result.lines} non-blank): {result.accepted} accepted, "
+            placed.update(accepted=result.accepted, duplicates=result.duplicates, quarantined=result.quarantined, non_blank=result.lines)
+            say(
+                f"fuzz hour {index + 1}/{hours}: {size} lines ({result.lines} non-blank): {result.accepted} accepted, "
                 f"{result.duplicates} duplicates, {result.quarantined} quarantined, {result.unclassified} unclassified"
-                f"{' PROBLEMS: ' + '; '.join(result.problems) if result.problems else ''}, {time.monotonic() - started:.1f}s")
+                f"{' PROBLEMS: ' + '; '.join(result.problems) if result.problems else ''}, {time.monotonic() - started:.1f}s"
+            )
     say(f"fuzz totals: {dict(placed)}; quarantine reasons: {dict(reasons.most_common())}")
     return lines, crashes, unclassified
 

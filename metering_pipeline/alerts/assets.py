@@ -10,8 +10,8 @@ from metering_pipeline.alerts.delivery import deliver
 from metering_pipeline.alerts.resources import QuotasResource
 from metering_pipeline.alerts.run import evaluate_hours
 from metering_pipeline.alerts.store import pending, record_attempts
-from metering_pipeline.alerts.webhook import AlertWebhook
 from metering_pipeline.alerts.tables import USAGE_ALERTS
+from metering_pipeline.alerts.webhook import AlertWebhook
 from metering_pipeline.partitions import hour_start, run_partition_keys
 from metering_pipeline.resources import CatalogResource, ClickHouseResource
 from metering_pipeline.schedules import ASSET_POLICY
@@ -27,11 +27,17 @@ DELIVERED = "alerts_delivered"
     kinds={"clickhouse"},
     **ASSET_POLICY,
     description="Quota thresholds crossed by month-to-date usage, each fired once (table `usage_alerts`).",
-    check_specs=[dg.AssetCheckSpec(DELIVERED, asset=USAGE_ALERTS,
-                                   description="No alert is left pending: every fired alert reached the webhook")],
+    check_specs=[
+        dg.AssetCheckSpec(DELIVERED, asset=USAGE_ALERTS, description="No alert is left pending: every fired alert reached the webhook")
+    ],
 )
-def usage_alerts(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource,
-                 quotas: QuotasResource, alert_webhook: AlertWebhook):
+def usage_alerts(
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    catalog: CatalogResource,
+    quotas: QuotasResource,
+    alert_webhook: AlertWebhook,
+):
     hours = [hour_start(key).replace(tzinfo=None) for key in run_partition_keys(context)]
     status = "pending" if alert_webhook.configured else "stored"
     with clickhouse.get_client(purpose=f"usage alerts run {context.run.run_id}") as client:
@@ -45,18 +51,21 @@ def usage_alerts(context: dg.AssetExecutionContext, clickhouse: ClickHouseResour
     for problem in report.ignored:
         context.log.warning("quota left out: %s", problem)
     for crossing in report.fired:
-        context.log.info("fired: %s %s %s%% (crossed %s)", crossing.quota.tenant, crossing.quota.meter,
-                         crossing.threshold, crossing.crossed_hour)
-    yield dg.MaterializeResult(metadata={
-        "partitions": len(hours),
-        "quotas": report.quotas,
-        "quotas_ignored": len(report.ignored),
-        "fired": len(report.fired),
-        "drops_recorded": report.drops_recorded,
-        "delivered": len(updated) - sum(1 for u in updated if u["delivery_status"] == "pending"),
-        "pending": still_pending,
-        "webhook_configured": alert_webhook.configured,
-    })
+        context.log.info(
+            "fired: %s %s %s%% (crossed %s)", crossing.quota.tenant, crossing.quota.meter, crossing.threshold, crossing.crossed_hour
+        )
+    yield dg.MaterializeResult(
+        metadata={
+            "partitions": len(hours),
+            "quotas": report.quotas,
+            "quotas_ignored": len(report.ignored),
+            "fired": len(report.fired),
+            "drops_recorded": report.drops_recorded,
+            "delivered": len(updated) - sum(1 for u in updated if u["delivery_status"] == "pending"),
+            "pending": still_pending,
+            "webhook_configured": alert_webhook.configured,
+        }
+    )
     yield dg.AssetCheckResult(
         check_name=DELIVERED,
         passed=still_pending == 0,

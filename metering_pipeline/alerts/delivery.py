@@ -24,13 +24,15 @@ def deliver(webhook: AlertWebhook, alerts: list[dict]) -> list[dict]:
     updated = []
     for alert in alerts:
         outcome = webhook.send(alert["message"])
-        updated.append({
-            **alert,
-            "delivery_status": "delivered" if outcome.ok else "pending",
-            "attempts": alert["attempts"] + outcome.attempts,
-            "last_attempt_at": utc_now().replace(tzinfo=None),
-            "last_error": outcome.error,
-        })
+        updated.append(
+            {
+                **alert,
+                "delivery_status": "delivered" if outcome.ok else "pending",
+                "attempts": alert["attempts"] + outcome.attempts,
+                "last_attempt_at": utc_now().replace(tzinfo=None),
+                "last_error": outcome.error,
+            }
+        )
         if not outcome.ok:
             break
     return updated

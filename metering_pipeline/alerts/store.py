@@ -17,8 +17,23 @@ from metering_pipeline.alerts.tables import (
 from metering_pipeline.schedules import utc_now
 
 ALERT_COLUMNS = [
-    "period", "tenant_id", "meter", "threshold", "quota", "usage", "percent", "unit", "crossed_hour",
-    "evaluated_hour", "fired_at", "message", "delivery_status", "attempts", "last_attempt_at", "last_error", "version",
+    "period",
+    "tenant_id",
+    "meter",
+    "threshold",
+    "quota",
+    "usage",
+    "percent",
+    "unit",
+    "crossed_hour",
+    "evaluated_hour",
+    "fired_at",
+    "message",
+    "delivery_status",
+    "attempts",
+    "last_attempt_at",
+    "last_error",
+    "version",
 ]
 
 
@@ -46,8 +61,25 @@ def insert_fired(client, period: date, crossings: list[Crossing], texts: list[tu
     already = fired_in(client, period)
     now, version = utc_now().replace(tzinfo=None), time.time_ns()
     rows = [
-        [period, c.quota.tenant, c.quota.meter, c.threshold, c.quota.quota, c.usage, c.percent, unit, c.crossed_hour,
-         c.evaluated_hour, now, text, status, 0, None, "", version]
+        [
+            period,
+            c.quota.tenant,
+            c.quota.meter,
+            c.threshold,
+            c.quota.quota,
+            c.usage,
+            c.percent,
+            unit,
+            c.crossed_hour,
+            c.evaluated_hour,
+            now,
+            text,
+            status,
+            0,
+            None,
+            "",
+            version,
+        ]
         for c, (unit, text) in zip(crossings, texts)
         if (c.quota.tenant, c.quota.meter, c.threshold) not in already
     ]
@@ -59,19 +91,35 @@ def insert_drops(client, drops: list[Drop]) -> int:
     """Record each (key, hour, usage) once: a rerun of the same correction adds nothing."""
     if not drops:
         return 0
-    seen = set(client.query(
-        f"SELECT tenant_id, meter, threshold, hour, usage FROM `{USAGE_ALERT_DROPS}` WHERE period IN {{p:Array(Date)}}",
-        parameters={"p": sorted({d.hour.date().replace(day=1) for d in drops})},
-    ).result_rows)
+    seen = set(
+        client.query(
+            f"SELECT tenant_id, meter, threshold, hour, usage FROM `{USAGE_ALERT_DROPS}` WHERE period IN {{p:Array(Date)}}",
+            parameters={"p": sorted({d.hour.date().replace(day=1) for d in drops})},
+        ).result_rows
+    )
     now = utc_now().replace(tzinfo=None)
     rows = [
-        [now, d.hour.date().replace(day=1), d.quota.tenant, d.quota.meter, d.threshold, d.quota.quota, d.usage, d.percent, d.hour, d.crossed_hour]
+        [
+            now,
+            d.hour.date().replace(day=1),
+            d.quota.tenant,
+            d.quota.meter,
+            d.threshold,
+            d.quota.quota,
+            d.usage,
+            d.percent,
+            d.hour,
+            d.crossed_hour,
+        ]
         for d in drops
         if (d.quota.tenant, d.quota.meter, d.threshold, d.hour, d.usage) not in seen
     ]
     if rows:
-        client.insert(USAGE_ALERT_DROPS, rows, column_names=[
-            "recorded_at", "period", "tenant_id", "meter", "threshold", "quota", "usage", "percent", "hour", "crossed_hour"])
+        client.insert(
+            USAGE_ALERT_DROPS,
+            rows,
+            column_names=["recorded_at", "period", "tenant_id", "meter", "threshold", "quota", "usage", "percent", "hour", "crossed_hour"],
+        )
     return len(rows)
 
 

@@ -11,7 +11,8 @@ USAGE_ALERT_DROPS = "usage_alert_drops"
 USAGE_QUOTAS = "usage_quotas"
 
 _DDL = {
-    USAGE_ALERTS: ("""
+    USAGE_ALERTS: (
+        """
         period Date COMMENT 'First day of the calendar month (UTC)',
         tenant_id String,
         meter LowCardinality(String),
@@ -29,8 +30,11 @@ _DDL = {
         last_attempt_at Nullable(DateTime64(3, 'UTC')),
         last_error String,
         version UInt64
-    """, "ReplacingMergeTree(version) PARTITION BY toYYYYMM(period) ORDER BY (period, tenant_id, meter, threshold)"),
-    USAGE_ALERT_DROPS: ("""
+    """,
+        "ReplacingMergeTree(version) PARTITION BY toYYYYMM(period) ORDER BY (period, tenant_id, meter, threshold)",
+    ),
+    USAGE_ALERT_DROPS: (
+        """
         recorded_at DateTime64(3, 'UTC'),
         period Date,
         tenant_id String,
@@ -41,15 +45,20 @@ _DDL = {
         percent Decimal(18, 2),
         hour DateTime('UTC'),
         crossed_hour DateTime('UTC')
-    """, "MergeTree PARTITION BY toYYYYMM(period) ORDER BY (period, tenant_id, meter, threshold, hour)"),
-    USAGE_QUOTAS: ("""
+    """,
+        "MergeTree PARTITION BY toYYYYMM(period) ORDER BY (period, tenant_id, meter, threshold, hour)",
+    ),
+    USAGE_QUOTAS: (
+        """
         tenant_id String,
         meter String,
         period String DEFAULT '' COMMENT 'YYYY-MM, or empty for every month',
         quota Decimal(38, 9) COMMENT '0 switches the quota off',
         thresholds Array(UInt16) DEFAULT [50, 80, 95, 100],
         updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
-    """, "ReplacingMergeTree(updated_at) ORDER BY (tenant_id, meter, period)"),
+    """,
+        "ReplacingMergeTree(updated_at) ORDER BY (tenant_id, meter, period)",
+    ),
 }
 
 

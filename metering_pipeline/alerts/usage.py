@@ -34,7 +34,9 @@ def _first_seen_sql(meter: Meter) -> tuple[str, dict]:
     return sql, params
 
 
-def month_to_date(client, meter: Meter, tenants: list[str], start: datetime, through: datetime) -> dict[str, list[tuple[datetime, Decimal]]]:
+def month_to_date(
+    client, meter: Meter, tenants: list[str], start: datetime, through: datetime
+) -> dict[str, list[tuple[datetime, Decimal]]]:
     """{tenant: [(hour, month-to-date usage through that hour)]} for hours with usage, in order."""
     params = {"start": start.replace(tzinfo=None), "through": through.replace(tzinfo=None), "tenants": tenants}
     if meter.aggregation == RECOMPUTED:

@@ -49,8 +49,10 @@ def stage_attribution(client, area, attribution: Attribution, window: tuple[date
     """
     start, end = (_naive(moment) for moment in window)
     staged = area.table("attribution", _STAGED_COLUMNS)
-    rows = [[e.kind, e.key, e.tenant_id, e.billing_account_id, _naive(e.valid_from), _naive(e.valid_to) or OPEN_END]
-            for e in attribution.entries]
+    rows = [
+        [e.kind, e.key, e.tenant_id, e.billing_account_id, _naive(e.valid_from), _naive(e.valid_to) or OPEN_END]
+        for e in attribution.entries
+    ]
     rows = [row for row in rows if row[4] < end and row[5] > start]
     if rows:
         client.insert(staged, rows, column_names=_NAMES)
@@ -72,8 +74,7 @@ def stage_attribution(client, area, attribution: Attribution, window: tuple[date
 
 def join_attribution(staged: str) -> tuple[str, str]:
     """(JOIN clause, condition that the record is attributed) for rows `m` with join_kind/join_key/join_time."""
-    join = (f"ASOF LEFT JOIN `{staged}` AS a "
-            "ON m.join_kind = a.kind AND m.join_key = a.key AND m.join_time >= a.valid_from")
+    join = f"ASOF LEFT JOIN `{staged}` AS a ON m.join_kind = a.kind AND m.join_key = a.key AND m.join_time >= a.valid_from"
     return join, "(m.join_key != '' AND a.kind != '' AND m.join_time < a.valid_to)"
 
 

@@ -13,6 +13,14 @@ from metering_pipeline.catalog.model import (
 from metering_pipeline.catalog.sources import Source
 
 __all__ = [
-    "AGGREGATIONS", "PHASES", "Attribution", "AttributionEntry", "Catalog", "CatalogError", "Meter", "Source",
-    "load_catalog", "parse_catalog",
+    "AGGREGATIONS",
+    "PHASES",
+    "Attribution",
+    "AttributionEntry",
+    "Catalog",
+    "CatalogError",
+    "Meter",
+    "Source",
+    "load_catalog",
+    "parse_catalog",
 ]

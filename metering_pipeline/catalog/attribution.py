@@ -10,12 +10,12 @@ ambiguous, so they are refused.
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metering_pipeline.catalog.errors import CatalogError
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT = ("kind", "key", "tenant_id", "billing_account_id")
 
 
@@ -43,7 +43,7 @@ def _moment(value, where: str) -> datetime:
             raise CatalogError(f"{where}: not an ISO 8601 time: {value!r}") from None
     if not isinstance(value, datetime):
         raise CatalogError(f"{where}: expected a time, got {value!r}")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _entry(raw: dict, index: int) -> AttributionEntry:
@@ -101,6 +101,9 @@ def warn_unproduced_kinds(attribution: Attribution, sources) -> None:
     may list an account's entries before its source lands; a typo'd kind shows up here at load."""
     if unused := unproduced_kinds(attribution, (source.attribution_kinds for source in sources)):
         produced = sorted({k for s in sources for k in (s.attribution_kinds or ())})
-        warnings.warn(f"attribution entries of kind {', '.join(repr(k) for k in unused)} are never used: no source "
-                      f"produces that kind (sources produce {', '.join(produced) or 'none'})",
-                      UnusedAttributionWarning, stacklevel=3)
+        warnings.warn(
+            f"attribution entries of kind {', '.join(repr(k) for k in unused)} are never used: no source "
+            f"produces that kind (sources produce {', '.join(produced) or 'none'})",
+            UnusedAttributionWarning,
+            stacklevel=3,
+        )

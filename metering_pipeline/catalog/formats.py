@@ -25,8 +25,7 @@ FORMAT_SPECS = {
     # elsewhere, or to a list tried in order (subject: [$.subject, $.data.customerId]).
     "cloudevents": FormatSpec(optional=("id", "source", "type", "subject", "time")),
     "envoy_access_log": FormatSpec(
-        required=("start_time", "protocol", "request_id", "route_name", "upstream_cluster",
-                  "bytes_sent", "bytes_received", "duration"),
+        required=("start_time", "protocol", "request_id", "route_name", "upstream_cluster", "bytes_sent", "bytes_received", "duration"),
         optional=("method", "authority", "response_code", "response_flags"),
         attributed=True,
         kind_in_record=True,

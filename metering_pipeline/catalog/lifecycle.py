@@ -6,7 +6,7 @@ removes, re-units or un-publishes a recorded meter is refused before anything is
 draft meters may change freely until they are published.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.model import Catalog
@@ -14,8 +14,11 @@ from metering_pipeline.warehouse.tables import create_ddl
 
 PUBLISHED_METERS = "published_meters"
 _COLUMNS = ["name", "unit", "event_type", "aggregation", "catalog_digest", "recorded_at"]
-_DDL = create_ddl(PUBLISHED_METERS, "name String, unit String, event_type String, aggregation String, "
-                  "catalog_digest String, recorded_at DateTime('UTC')", "MergeTree ORDER BY name")
+_DDL = create_ddl(
+    PUBLISHED_METERS,
+    "name String, unit String, event_type String, aggregation String, catalog_digest String, recorded_at DateTime('UTC')",
+    "MergeTree ORDER BY name",
+)
 
 
 class PublishedMeterChanged(CatalogError):
@@ -52,7 +55,7 @@ def enforce_published(client, catalog: Catalog) -> list[str]:
         raise PublishedMeterChanged(f"catalog {catalog.digest} refused: " + "; ".join(problems))
     new = [m for m in catalog.meters if m.phase == "published" and m.name not in recorded]
     if new:
-        now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+        now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         rows = [[m.name, m.unit, m.event_type, m.aggregation, catalog.digest, now] for m in new]
         client.insert(PUBLISHED_METERS, rows, column_names=_COLUMNS)
     return [m.name for m in new]

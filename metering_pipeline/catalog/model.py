@@ -96,7 +96,7 @@ def _meter(entry: dict) -> Meter:
         missing_value=missing_value,
     )
     try:
-        meter.value_keys, meter.dimension_keys
+        _ = meter.value_keys, meter.dimension_keys  # parse the JSONPaths now, not at first use
     except ValueError as exc:
         raise CatalogError(f"meter {name!r}: {exc}") from exc
     return meter

@@ -44,10 +44,18 @@ DEFAULT_PHASE = "draft"
 MISSING_VALUE = "skip"
 AGGREGATIONS = {"COUNT": "count", "SUM": "sum", "MAX": "max", "MIN": "min", "UNIQUE_COUNT": "unique_count"}
 REFUSED = ("AVG", "LATEST")
-METER_KEYS = {"slug", "name", "description", "eventType", "aggregation", "valueProperty", "groupBy",
-              # Older OpenMeter meters (API until 2025) carry the granularity OpenMeter pre-aggregated at;
-              # sums over an hour do not depend on it, so it is accepted and has no effect here.
-              "windowSize"}
+METER_KEYS = {
+    "slug",
+    "name",
+    "description",
+    "eventType",
+    "aggregation",
+    "valueProperty",
+    "groupBy",
+    # Older OpenMeter meters (API until 2025) carry the granularity OpenMeter pre-aggregated at;
+    # sums over an hour do not depend on it, so it is accepted and has no effect here.
+    "windowSize",
+}
 SECTION_KEYS = {"meters", "units", "phase"}
 
 
@@ -65,7 +73,8 @@ def _meter(entry, phase: str, units: dict) -> dict:
         raise CatalogError(
             f"openmeter meter {slug!r}: aggregation {aggregation} is not supported: usage is kept per hour and "
             f"added up over billing periods, which an hourly {aggregation.lower()} cannot be; use SUM and COUNT meters "
-            f"and divide, or leave this meter in OpenMeter")
+            f"and divide, or leave this meter in OpenMeter"
+        )
     if aggregation not in AGGREGATIONS:
         raise CatalogError(f"openmeter meter {slug!r}: aggregation must be one of {sorted(AGGREGATIONS)}, got {aggregation!r}")
     meter = {
@@ -95,8 +104,9 @@ def openmeter_meters(section) -> list[dict]:
         raise CatalogError(f"openmeter must be a mapping with 'meters', got {type(section).__name__}")
     unknown = sorted(set(section) - SECTION_KEYS)
     if unknown:
-        raise CatalogError(f"openmeter: keys not supported here: {unknown}; known: {sorted(SECTION_KEYS)} "
-                           "(paste only the meters of an OpenMeter config)")
+        raise CatalogError(
+            f"openmeter: keys not supported here: {unknown}; known: {sorted(SECTION_KEYS)} (paste only the meters of an OpenMeter config)"
+        )
     meters, units, phase = section.get("meters") or [], section.get("units") or {}, section.get("phase", DEFAULT_PHASE)
     if not isinstance(meters, list):
         raise CatalogError("openmeter: meters must be a list of OpenMeter meter definitions")

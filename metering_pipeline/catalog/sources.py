@@ -69,8 +69,9 @@ def parse_templates(value, names: set[str], where: str) -> tuple[tuple[str, ...]
     parsed = tuple(parse_template(t, names, where) for t in templates)
     for template, parts in zip(templates[:-1], parsed[:-1]):
         if not set(parts[1::2]) - {"type"}:
-            raise CatalogError(f"{where}: event type template {template!r} always applies, "
-                               f"so the templates listed after it are never tried")
+            raise CatalogError(
+                f"{where}: event type template {template!r} always applies, so the templates listed after it are never tried"
+            )
     return parsed
 
 
@@ -153,15 +154,19 @@ def parse_attribution_key(raw, roles: tuple[str, ...], where: str) -> Attributio
     if not isinstance(pattern, str) or not pattern or not isinstance(kind, str):
         raise CatalogError(f"{where}: attribution_key needs a pattern (a regular expression) and a string kind")
     if _NOT_RE2.search(pattern):
-        raise CatalogError(f"{where}: attribution_key pattern {pattern!r} uses lookaround, backreferences, atomic "
-                           "or conditional groups, which ClickHouse's RE2 does not support")
+        raise CatalogError(
+            f"{where}: attribution_key pattern {pattern!r} uses lookaround, backreferences, atomic "
+            "or conditional groups, which ClickHouse's RE2 does not support"
+        )
     try:
         groups = re.compile(pattern).groupindex
     except re.error as exc:
         raise CatalogError(f"{where}: attribution_key pattern {pattern!r} does not compile: {exc}") from None
     if "key" not in groups or bool(kind) == ("kind" in groups):
-        raise CatalogError(f"{where}: attribution_key pattern {pattern!r} needs a named group (?P<key>...) and "
-                           "either a (?P<kind>...) group or a literal kind, not both")
+        raise CatalogError(
+            f"{where}: attribution_key pattern {pattern!r} needs a named group (?P<key>...) and "
+            "either a (?P<kind>...) group or a literal kind, not both"
+        )
     if kind:
         kinds = frozenset({kind})
     else:

@@ -19,8 +19,9 @@ def json_decimal(column: str, keys: tuple[str, ...], param: str) -> tuple[str, d
     that Decimal(38, 9) holds exactly: a value with digits below 1e-9 would otherwise be truncated
     silently, so it is NULL here and the line is quarantined as `invalid_value`."""
     text, params = json_text(column, keys, param)
-    return (f"if(toDecimal256OrNull({text}, 30) = toDecimal256(toDecimal128OrNull({text}, 9), 30), "
-            f"toDecimal128OrNull({text}, 9), NULL)"), params
+    return (
+        f"if(toDecimal256OrNull({text}, 30) = toDecimal256(toDecimal128OrNull({text}, 9), 30), toDecimal128OrNull({text}, 9), NULL)"
+    ), params
 
 
 def meter_value(meter: Meter, column: str, param: str, prefix: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:

@@ -18,9 +18,12 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--tenant", help="one tenant id (default: all tenants, grouped by tenant)")
     usage.add_argument("--since", help="UTC start, inclusive (default: the 1st of this month)")
     usage.add_argument("--until", help="UTC end, exclusive (default: the end of the current hour)")
-    usage.add_argument("--group-by", action="append", default=[],
-                       help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; "
-                            "repeatable or comma-separated")
+    usage.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; repeatable or comma-separated",
+    )
     usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
     return parser
 
@@ -43,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from metering_pipeline.settings import resolved
 
     args = _parser().parse_args(argv)
-    clickhouse = ClickHouseResource(url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"),
-                                    lock_timeout_seconds=60)
+    clickhouse = ClickHouseResource(
+        url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"), lock_timeout_seconds=60
+    )
     try:
         print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
     except (ValueError, GroupByError, CatalogError) as exc:

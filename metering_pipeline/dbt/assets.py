@@ -9,9 +9,10 @@ manifest its wheel was built with and never parses.
 import json
 import os
 import sys
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
@@ -63,7 +64,7 @@ def prepare_if_dev() -> None:
         dbt_project.prepare_if_dev()
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_dbt_assets() -> dg.AssetsDefinition:
     """The dbt models as one multi-asset; dbt tests become asset checks.
 

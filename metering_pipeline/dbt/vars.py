@@ -1,6 +1,6 @@
 """dbt vars for a run: the partition window and the catalog's meters. Pure functions, no I/O."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metering_pipeline.catalog import Catalog
 
@@ -10,7 +10,7 @@ VAR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 def _utc_hour(moment: datetime, name: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got naive {moment!r}")
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment.minute or moment.second or moment.microsecond:
         raise ValueError(f"{name} must fall on the hour, got {moment.isoformat()}")
     return moment

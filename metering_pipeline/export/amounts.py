@@ -94,8 +94,7 @@ def accumulate(rows) -> dict[UsageKey, Amount]:
     for key, amount in rows:
         found.setdefault(key, []).append(amount)
     return {
-        key: Amount(total(a.quantity for a in amounts), sum(a.event_count for a in amounts),
-                    amounts[-1].event_type, amounts[-1].unit)
+        key: Amount(total(a.quantity for a in amounts), sum(a.event_count for a in amounts), amounts[-1].event_type, amounts[-1].unit)
         for key, amounts in found.items()
     }
 

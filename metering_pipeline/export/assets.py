@@ -32,10 +32,9 @@ CHECKS = {
     **ASSET_POLICY,
     check_specs=[dg.AssetCheckSpec(name, asset=BILLING_EXPORT, description=text) for name, text in CHECKS.items()],
     description="Per-hour NDJSON usage records in the export store (METERING_EXPORT_URL), idempotent, "
-                "corrections as append-only revisions; a ledger in ClickHouse records what was exported.",
+    "corrections as append-only revisions; a ledger in ClickHouse records what was exported.",
 )
-def billing_export(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource,
-                   export_store: ExportStore):
+def billing_export(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource, export_store: ExportStore):
     loaded = catalog.load()
     store = export_store.open()
     reports: list[HourSummary] = []
@@ -47,15 +46,23 @@ def billing_export(context: dg.AssetExecutionContext, clickhouse: ClickHouseReso
         ensure_ledger(client)
         for key in keys:
             report = export_hour(client, store, loaded, key, export_store.limits)
-            context.log.info("%s: revision %s, %d objects, %d records, %d manifests written, %d strays removed",
-                             key, report.revision, len(report.objects), report.records, len(report.manifests), len(report.swept))
+            context.log.info(
+                "%s: revision %s, %d objects, %d records, %d manifests written, %d strays removed",
+                key,
+                report.revision,
+                len(report.objects),
+                report.records,
+                len(report.manifests),
+                len(report.swept),
+            )
             reports.append(HourSummary.of(report))  # not the report: its objects hold every body written
             for name, found in check_hour(client, store, window_of(key), export_store.limits).items():
                 problems[name] += found
     yield dg.MaterializeResult(metadata=export_metadata(reports, store))
     for name, found in problems.items():
-        yield dg.AssetCheckResult(check_name=name, passed=not found,
-                                  metadata={"problems": len(found), "first_problems": dg.MetadataValue.json(found[:50])})
+        yield dg.AssetCheckResult(
+            check_name=name, passed=not found, metadata={"problems": len(found), "first_problems": dg.MetadataValue.json(found[:50])}
+        )
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,17 @@ class HourSummary:
 
     @classmethod
     def of(cls, report: HourExport) -> "HourSummary":
-        return cls(report.partition_key, report.revision, report.latest_revision, len(report.objects), report.records,
-                   report.bytes, len(report.manifests), len(report.swept), tuple(report.keys_written))
+        return cls(
+            report.partition_key,
+            report.revision,
+            report.latest_revision,
+            len(report.objects),
+            report.records,
+            report.bytes,
+            len(report.manifests),
+            len(report.swept),
+            tuple(report.keys_written),
+        )
 
 
 def export_metadata(reports: list[HourSummary], store) -> dict:

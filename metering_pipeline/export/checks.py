@@ -32,7 +32,8 @@ def ledger_mismatches(client, window: Window) -> list[str]:
     ledger = _sums(client, LEDGER, "quantity", "FINAL ", window)
     return [
         f"{window.partition_key} {key}: usage {usage.get(key)} != exported {ledger.get(key)}"
-        for key in sorted(usage.keys() | ledger.keys()) if usage.get(key) != ledger.get(key)
+        for key in sorted(usage.keys() | ledger.keys())
+        if usage.get(key) != ledger.get(key)
     ]
 
 
@@ -46,7 +47,8 @@ def object_mismatches(window: Window, revisions: set[int], manifests: dict[str, 
     problems += [f"{window.partition_key}: stray object: {k}" for k in sorted(listed.keys() - named.keys())]
     problems += [
         f"{window.partition_key}: {k} is {listed[k]} bytes, manifest says {named[k]['bytes']}"
-        for k in sorted(named.keys() & listed.keys()) if listed[k] != named[k]["bytes"]
+        for k in sorted(named.keys() & listed.keys())
+        if listed[k] != named[k]["bytes"]
     ]
     return problems
 
@@ -58,10 +60,7 @@ def limit_violations(window: Window, limits: Limits, manifests: dict[str, dict],
         for entry in manifest["objects"]:
             if entry["records"] > limits.max_records or entry["bytes"] > limits.max_bytes:
                 problems.append(f"{window.partition_key}: {entry['key']}: {entry['records']} records, {entry['bytes']} bytes")
-    problems += [
-        f"{window.partition_key}: {key}: {size} bytes stored" for key, size in sorted(listed.items())
-        if size > limits.max_bytes
-    ]
+    problems += [f"{window.partition_key}: {key}: {size} bytes stored" for key, size in sorted(listed.items()) if size > limits.max_bytes]
     return problems
 
 

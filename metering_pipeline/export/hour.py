@@ -78,8 +78,15 @@ def export_hour(client, store, catalog: Catalog, partition_key: str, limits: Lim
         for planned in objects:
             store.put(planned.key, planned.body, NDJSON)
         report.swept = sweep(store, window.start, keep | {o.key for o in objects})
-        commit(client, window.start, revision, record_rows(objects, window.start, window.end, catalog.digest),
-               manifest_key(window.start, revision), catalog.digest, len(objects))
+        commit(
+            client,
+            window.start,
+            revision,
+            record_rows(objects, window.start, window.end, catalog.digest),
+            manifest_key(window.start, revision),
+            catalog.digest,
+            len(objects),
+        )
         report.revision, report.objects = revision, objects
     else:
         report.swept = sweep(store, window.start, keep)

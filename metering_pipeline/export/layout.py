@@ -59,4 +59,3 @@ def manifest_prefix(window_start: datetime) -> str:
 
 def manifest_key(window_start: datetime, revision: int) -> str:
     return f"{manifest_prefix(window_start)}revision-{revision:06d}.json"
-

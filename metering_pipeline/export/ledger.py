@@ -17,7 +17,7 @@ A revision found in either table is committed (`committed_revisions`), and
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metering_pipeline.export.amounts import Amount, UsageKey
 from metering_pipeline.export.chunks import PlannedObject
@@ -41,9 +41,24 @@ DDL = {
 }
 ORDER = {LEDGER: "(hour, revision, record_id)", REVISIONS: "(hour, revision)"}
 LEDGER_COLUMNS = [
-    "hour", "revision", "record_id", "object_key", "object_sha256", "object_bytes", "tenant_id", "billing_account_id",
-    "meter", "event_type", "unit", "dimensions", "window_start", "window_end", "quantity", "event_count",
-    "catalog_hash", "exported_at",
+    "hour",
+    "revision",
+    "record_id",
+    "object_key",
+    "object_sha256",
+    "object_bytes",
+    "tenant_id",
+    "billing_account_id",
+    "meter",
+    "event_type",
+    "unit",
+    "dimensions",
+    "window_start",
+    "window_end",
+    "quantity",
+    "event_count",
+    "catalog_hash",
+    "exported_at",
 ]
 REVISION_COLUMNS = ["hour", "revision", "records", "objects", "manifest_key", "catalog_hash", "committed_at"]
 HOUR = "hour = {hour:DateTime('UTC')}"
@@ -90,8 +105,7 @@ def revision_rows(client, hour: datetime) -> dict[int, str]:
 
 def committed_revisions(client, hour: datetime) -> set[int]:
     found = client.query(
-        f"SELECT DISTINCT revision FROM `{LEDGER}` WHERE {HOUR} UNION DISTINCT "
-        f"SELECT DISTINCT revision FROM `{REVISIONS}` WHERE {HOUR}",
+        f"SELECT DISTINCT revision FROM `{LEDGER}` WHERE {HOUR} UNION DISTINCT SELECT DISTINCT revision FROM `{REVISIONS}` WHERE {HOUR}",
         parameters=_hour(hour),
     ).result_rows
     return {int(r) for (r,) in found}
@@ -104,10 +118,27 @@ class ConcurrentExport(RuntimeError):
 def record_rows(objects: list[PlannedObject], hour: datetime, window_end: datetime, catalog_hash: str) -> list[list]:
     """Ledger rows (without exported_at) for the records of written objects."""
     return [
-        [hour, r.revision, uuid.UUID(r.id), o.key, o.sha256, len(o.body), r.key.tenant_id, r.key.billing_account_id, r.key.meter,
-         r.amount.event_type, r.amount.unit, dict(r.key.dimensions), hour, window_end, r.amount.quantity,
-         r.amount.event_count, catalog_hash]
-        for o in objects for r in o.records
+        [
+            hour,
+            r.revision,
+            uuid.UUID(r.id),
+            o.key,
+            o.sha256,
+            len(o.body),
+            r.key.tenant_id,
+            r.key.billing_account_id,
+            r.key.meter,
+            r.amount.event_type,
+            r.amount.unit,
+            dict(r.key.dimensions),
+            hour,
+            window_end,
+            r.amount.quantity,
+            r.amount.event_count,
+            catalog_hash,
+        ]
+        for o in objects
+        for r in o.records
     ]
 
 
@@ -116,11 +147,12 @@ def commit(client, hour: datetime, revision: int, rows: list[list], manifest_key
     taken = committed_revisions(client, hour)
     if revision in taken or revision != (max(taken) + 1 if taken else 0):
         raise ConcurrentExport(f"revision {revision} of {hour:%Y-%m-%d %H:00} conflicts with committed {sorted(taken)}")
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     if rows:
         client.insert(LEDGER, [row + [now] for row in rows], column_names=LEDGER_COLUMNS)
     client.insert(
-        REVISIONS, [[hour, revision, len(rows), objects, manifest_key, catalog_hash, now]],
+        REVISIONS,
+        [[hour, revision, len(rows), objects, manifest_key, catalog_hash, now]],
         column_names=REVISION_COLUMNS,
     )
 
@@ -132,11 +164,11 @@ def repair_revisions(client, hour: datetime, rows: list[LedgerRow], manifest_key
     for row in rows:
         if row.revision not in known:
             missing.setdefault(row.revision, []).append(row)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     for revision, group in sorted(missing.items()):
         client.insert(
-            REVISIONS, [[hour, revision, len(group), len({r.object_key for r in group}), manifest_key_for(revision),
-                         group[0].catalog_hash, now]],
+            REVISIONS,
+            [[hour, revision, len(group), len({r.object_key for r in group}), manifest_key_for(revision), group[0].catalog_hash, now]],
             column_names=REVISION_COLUMNS,
         )
     return sorted(missing)

@@ -12,11 +12,22 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, IncompleteReadError
 
-RETRYABLE_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
-    "RequestTimeout", "RequestTimeoutException", "InternalError", "ServiceUnavailable", "PriorRequestNotComplete",
-    "BadDigest", "XAmzContentSHA256Mismatch",
-})
+RETRYABLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "PriorRequestNotComplete",
+        "BadDigest",
+        "XAmzContentSHA256Mismatch",
+    }
+)
 
 
 class StoreUnavailable(RuntimeError):
@@ -31,7 +42,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, rand=random.random) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**retry)]."""
-        return rand() * min(self.max_seconds, self.base_seconds * (2 ** retry))
+        return rand() * min(self.max_seconds, self.base_seconds * (2**retry))
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -60,8 +60,6 @@ def parse_manifest(body: bytes) -> dict:
     return json.loads(body.decode("utf-8"))
 
 
-
-
 def hour_objects(store, window_start: datetime) -> dict[str, int]:
     """{key: size} of everything under `<meter-folder>/YYYY/MM/DD/HH/mm/`, over all meter folders.
 

@@ -15,10 +15,18 @@ QUARANTINED_LINES = "quarantined_lines"
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(ACCEPTED_EVENTS, group_name="ingest", kinds={"clickhouse"},
-                     description="Validated, deduplicated usage events of the hour (table `events`)."),
-        dg.AssetSpec(QUARANTINED_LINES, group_name="ingest", kinds={"clickhouse"},
-                     description="Every rejected line of the hour with its reason (table `quarantine`)."),
+        dg.AssetSpec(
+            ACCEPTED_EVENTS,
+            group_name="ingest",
+            kinds={"clickhouse"},
+            description="Validated, deduplicated usage events of the hour (table `events`).",
+        ),
+        dg.AssetSpec(
+            QUARANTINED_LINES,
+            group_name="ingest",
+            kinds={"clickhouse"},
+            description="Every rejected line of the hour with its reason (table `quarantine`).",
+        ),
     ],
     check_specs=check_specs(ACCEPTED_EVENTS),
     **ASSET_POLICY,
@@ -34,7 +42,11 @@ def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, la
             report = ingest_hour(client, landing, loaded, hour_start(key))
             context.log.info(
                 "%s: %d lines, %d accepted, %d duplicates, %d quarantined",
-                key, report.lines_read, report.accepted, report.duplicates, report.quarantined_total,
+                key,
+                report.lines_read,
+                report.accepted,
+                report.duplicates,
+                report.quarantined_total,
             )
             reports.append(report)
     metadata = events_metadata(reports)

@@ -6,8 +6,8 @@ column `raw_nl` is line i with its b"\n", so the chunk's bytes are the column's 
 are, with the line ends as its offsets. The table drops that b"\n" as it stores the rows
 (`raw_nl` is EPHEMERAL, `raw` its DEFAULT: plain SQL, the same on chDB and on a server).
 Each line gets a `row` key, (file index << 32) | line number, so ordering by row is ordering
-by (file name, line). Blank lines (nothing, or only RE2 `\s` = [\t\n\f\r ] bytes: what
-`match(raw, '^\s*$')` finds) are left out and the other lines keep their numbers.
+by (file name, line). Blank lines (nothing, or only RE2 `\\s` = [\t\n\f\r ] bytes: what
+`match(raw, '^\\s*$')` finds) are left out and the other lines keep their numbers.
 """
 
 from dataclasses import dataclass, field
@@ -19,8 +19,10 @@ from metering_pipeline.ingest.prefetch import prefetch
 from metering_pipeline.ingest.reader import Chunk, FileFault, Oversized, iter_file
 from metering_pipeline.resources.landing import FileVanished, LandingFile, LandingZone, describe_open_error
 
-LINES_COLUMNS = ("row UInt64, landing_source LowCardinality(String), source_file String, line_no UInt32, "
-                 "raw_nl String EPHEMERAL '', raw String DEFAULT substring(raw_nl, 1, length(raw_nl) - 1)")
+LINES_COLUMNS = (
+    "row UInt64, landing_source LowCardinality(String), source_file String, line_no UInt32, "
+    "raw_nl String EPHEMERAL '', raw String DEFAULT substring(raw_nl, 1, length(raw_nl) - 1)"
+)
 
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b"\t\n\f\r ")] = True  # RE2's \s; a line's own b"\n" counts, so an empty line is one too
@@ -80,8 +82,17 @@ def load_files(client, landing: LandingZone, sources: list[tuple[str, LandingFil
         if isinstance(item, Chunk):
             _load_chunk(batch, file_index, landing_source, landed.name, item)
         elif isinstance(item, Oversized):
-            report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, "oversized",
-                                             f"line of {item.size} bytes is over the 1 MiB limit", item.head, item.size))
+            report.early.append(
+                EarlyVerdict(
+                    landing_source,
+                    landed.name,
+                    item.line_no,
+                    "oversized",
+                    f"line of {item.size} bytes is over the 1 MiB limit",
+                    item.head,
+                    item.size,
+                )
+            )
         elif isinstance(item, FileFault):
             report.early.append(EarlyVerdict(landing_source, landed.name, item.line_no, item.reason, item.detail))
         else:  # gone or unreadable since it was listed: the whole file is the fault
@@ -114,18 +125,22 @@ def chunk_table(item: Chunk, file_index: int, landing_source: str, name: str) ->
     offsets = np.empty(count + 1, dtype=np.int64 if wide else np.int32)
     offsets[0] = 0
     offsets[1:] = item.ends + 1
-    raw_nl = pa.Array.from_buffers(pa.large_binary() if wide else pa.binary(), count,
-                                   [None, pa.py_buffer(offsets), pa.py_buffer(item.data)])
+    raw_nl = pa.Array.from_buffers(
+        pa.large_binary() if wide else pa.binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(item.data)]
+    )
     line_no = np.arange(item.first_line_no, item.first_line_no + count, dtype=np.uint32)
     row = line_no.astype(np.uint64) | np.uint64(file_index << 32)
     same = _numbers(pa.int32(), np.zeros(count, dtype=np.int32))
-    table = pa.Table.from_arrays([
-        _numbers(pa.uint64(), row),
-        pa.DictionaryArray.from_arrays(same, _one_string(landing_source)),
-        pa.DictionaryArray.from_arrays(same, _one_string(name)),
-        _numbers(pa.uint32(), line_no),
-        raw_nl,
-    ], names=["row", "landing_source", "source_file", "line_no", "raw_nl"])
+    table = pa.Table.from_arrays(
+        [
+            _numbers(pa.uint64(), row),
+            pa.DictionaryArray.from_arrays(same, _one_string(landing_source)),
+            pa.DictionaryArray.from_arrays(same, _one_string(name)),
+            _numbers(pa.uint32(), line_no),
+            raw_nl,
+        ],
+        names=["row", "landing_source", "source_file", "line_no", "raw_nl"],
+    )
     blank = blank_lines(item.data, offsets)
     return table.take(_numbers(pa.int64(), np.flatnonzero(~blank))) if blank is not None else table
 
@@ -170,6 +185,6 @@ def blank_lines(data: bytes, offsets: np.ndarray) -> np.ndarray | None:
     low = int(at[0])
     bounds = np.empty(2 * len(candidates), dtype=np.int64)  # [at, last) of each, in order, none empty (at < last)
     bounds[0::2], bounds[1::2] = at - low, last - low
-    solid = np.logical_or.reduceat(~_SPACE[view[low:int(last[-1])]], bounds[:-1])[0::2]
+    solid = np.logical_or.reduceat(~_SPACE[view[low : int(last[-1])]], bounds[:-1])[0::2]
     mask[candidates[~solid]] = True
     return mask if mask.any() else None

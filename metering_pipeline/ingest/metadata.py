@@ -26,7 +26,12 @@ def events_metadata(reports: list[HourReport]) -> dict:
         "duration_seconds": round(sum(r.seconds for r in reports), 3),
         "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): r.fingerprint for r in reports}),
     }
-    metadata.update({f"quarantined_{reason}": quarantined.get(reason, 0) for reason in REASONS + ("corrupt_file", "decompression_limit", "unreadable_file")})
+    metadata.update(
+        {
+            f"quarantined_{reason}": quarantined.get(reason, 0)
+            for reason in REASONS + ("corrupt_file", "decompression_limit", "unreadable_file")
+        }
+    )
     return metadata
 
 

@@ -29,7 +29,9 @@ class Chunk:
     data: bytes  # whole lines, each ending in b"\n"
     first_line_no: int
     line_count: int
-    ends: np.ndarray | None = field(default=None, compare=False, repr=False)  # offset in `data` of each line's b"\n" (int64, line_count of them)
+    ends: np.ndarray | None = field(
+        default=None, compare=False, repr=False
+    )  # offset in `data` of each line's b"\n" (int64, line_count of them)
 
     def __post_init__(self):
         if self.ends is None:
@@ -114,7 +116,7 @@ class _Lines:
             yield self.skipping
             self.skipping = None
             self._add(b"\n", _FIRST, 1)
-            block = memoryview(block)[newline + 1:]
+            block = memoryview(block)[newline + 1 :]
         data = self.carry + block if self.carry else block
         ends = newlines(data)
         complete = int(ends[-1]) + 1 if len(ends) else 0
@@ -127,7 +129,7 @@ class _Lines:
                 body = bytes(body)
                 for index in reversed(long_lines.tolist()):
                     start, end = int(starts[index]), int(ends[index])
-                    yield Oversized(self.lines + index + 1, body[start:min(end, start + KEEP_RAW_BYTES)], end - start)
+                    yield Oversized(self.lines + index + 1, body[start : min(end, start + KEEP_RAW_BYTES)], end - start)
                     body = body[:start] + body[end:]
                 cut = np.zeros(len(ends), dtype=ends.dtype)
                 cut[long_lines] = (ends - starts)[long_lines]

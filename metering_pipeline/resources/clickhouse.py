@@ -53,8 +53,10 @@ class ClickHouseResource(dg.ConfigurableResource):
     database: str = Field(default="metering", description="Database holding the pipeline's tables")
     lock_timeout_seconds: float = Field(default=600.0, description="Wait for an embedded directory held elsewhere")
     connect_timeout_seconds: float = Field(
-        default=10.0, description="Server only: TCP connect, and the answer to the connect handshake (a server that "
-                                  "accepts but never answers fails the attempt after this long)")
+        default=10.0,
+        description="Server only: TCP connect, and the answer to the connect handshake (a server that "
+        "accepts but never answers fails the attempt after this long)",
+    )
     connect_attempts: int = Field(default=CONNECT_ATTEMPTS, gt=0, description="Server only: connect attempts before failing")
     connect_backoff_seconds: float = Field(default=1.0, ge=0, description="Server only: wait after the first failed attempt; doubles")
     query_timeout_seconds: float = Field(default=300.0, gt=0, description="Server only: read timeout of every statement")
@@ -97,15 +99,17 @@ class ClickHouseResource(dg.ConfigurableResource):
         for attempt in range(1, self.connect_attempts + 1):
             try:
                 client = clickhouse_connect.get_client(
-                    dsn=self.url, connect_timeout=handshake, send_receive_timeout=handshake, autogenerate_session_id=False,
+                    dsn=self.url,
+                    connect_timeout=handshake,
+                    send_receive_timeout=handshake,
+                    autogenerate_session_id=False,
                 )
                 client.timeout = Timeout(connect=self.connect_timeout_seconds, read=self.query_timeout_seconds)
                 return client
             except OperationalError as exc:
                 if attempt == self.connect_attempts:
                     raise ClickHouseUnavailable(
-                        f"ClickHouse at {redact(self.url, self.url)} unreachable after {attempt} attempts: "
-                        f"{redact(str(exc), self.url)}"
+                        f"ClickHouse at {redact(self.url, self.url)} unreachable after {attempt} attempts: {redact(str(exc), self.url)}"
                     ) from None
                 time.sleep(delay)
                 delay *= 2

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -82,7 +82,7 @@ def engine_lock(directory: str | Path, timeout_seconds: float = 600.0, purpose: 
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "purpose": purpose,
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         handle.write(json.dumps(holder))
         handle.flush()

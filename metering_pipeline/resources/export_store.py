@@ -49,10 +49,17 @@ class S3Objects:
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-        self._call(f"PUT {self.location(key)}", lambda: self.client.put_object(
-            Bucket=self.bucket, Key=self._key(key), Body=body, ContentType=content_type,
-            ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
-        ))
+        self._call(
+            f"PUT {self.location(key)}",
+            lambda: self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=body,
+                ContentType=content_type,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+            ),
+        )
 
     def get(self, key: str) -> bytes | None:
         def fetch():
@@ -62,6 +69,7 @@ class S3Objects:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None
                 raise
+
         return self._call(f"GET {self.location(key)}", fetch)
 
     def delete(self, key: str) -> None:
@@ -73,7 +81,7 @@ class S3Objects:
             args = {"Bucket": self.bucket, "Prefix": self._key(prefix), **extra}
             if token:
                 args["ContinuationToken"] = token
-            page = self._call(f"LIST {self.location(prefix)}", lambda: self.client.list_objects_v2(**args))
+            page = self._call(f"LIST {self.location(prefix)}", lambda args=args: self.client.list_objects_v2(**args))
             yield page
             if not page.get("IsTruncated"):
                 return
@@ -132,7 +140,8 @@ class LocalObjects:
             return {}
         return {
             path.relative_to(self.root).as_posix(): path.stat().st_size
-            for path in folder.rglob("*") if path.is_file() and not path.name.startswith(TEMP_PREFIX)
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.startswith(TEMP_PREFIX)
         }
 
     def folders(self, prefix: str = "") -> list[str]:

@@ -90,8 +90,8 @@ class LandingZone(dg.ConfigurableResource):
         pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + prefix)
         for page in pages:
             for item in page.get("Contents", []):
-                relative = item["Key"][len(base):]
-                if "/" not in relative[len(prefix):]:
+                relative = item["Key"][len(base) :]
+                if "/" not in relative[len(prefix) :]:
                     found.append(LandingFile(relative, item["Size"], item["ETag"].strip('"')))
         return found
 

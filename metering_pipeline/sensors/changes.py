@@ -80,9 +80,7 @@ def recorded_fingerprints(instance: dg.DagsterInstance, partition_keys: Iterable
     wanted = set(partition_keys)
     if not wanted:
         return {}
-    latest = instance.get_latest_storage_id_by_partition(
-        ACCEPTED_EVENTS_KEY, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=wanted
-    )
+    latest = instance.get_latest_storage_id_by_partition(ACCEPTED_EVENTS_KEY, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=wanted)
     if not latest:
         return {}
     records = instance.fetch_materializations(

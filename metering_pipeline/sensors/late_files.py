@@ -71,12 +71,15 @@ def evaluation(stale: dict[str, str], boundary: str | None, description: str) ->
 
 
 def stale_text(key: str) -> str:
-    return (f"Late files: the landing folder of hour {key} changed after it was processed, and the hour is older "
-            "than the late-file lookback, so it was not rerun. Reprocess it (backfill that hour) if it should be billed.")
+    return (
+        f"Late files: the landing folder of hour {key} changed after it was processed, and the hour is older "
+        "than the late-file lookback, so it was not rerun. Reprocess it (backfill that hour) if it should be billed."
+    )
 
 
-def audit_tick(instance, landing: LandingZone, catalog: Catalog, boundary: str | None, state: AuditState,
-               per_tick: int, webhook: AlertWebhook) -> tuple[AuditState, list[dg.AssetCheckEvaluation]]:
+def audit_tick(
+    instance, landing: LandingZone, catalog: Catalog, boundary: str | None, state: AuditState, per_tick: int, webhook: AlertWebhook
+) -> tuple[AuditState, list[dg.AssetCheckEvaluation]]:
     """One slice of the sweep over hours strictly older than `boundary` (the oldest lookback hour)."""
     older = sorted((k for k in materialized_partitions(instance) if boundary is None or k < boundary), reverse=True)
     todo = [k for k in older if state.before is None or k < state.before][:per_tick]
@@ -101,17 +104,26 @@ def audit_all(instance, landing: LandingZone, catalog: Catalog, boundary: str | 
     return find_changes(instance, landing, catalog, older)[0]
 
 
-def build_late_file_sensor(*, lookback: timedelta | None = None, audit_hours_per_tick: int = 24,
-                           minimum_interval_seconds: int = 300, clock=utc_now, name: str = "late_file_sensor",
-                           default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED) -> dg.SensorDefinition:
+def build_late_file_sensor(
+    *,
+    lookback: timedelta | None = None,
+    audit_hours_per_tick: int = 24,
+    minimum_interval_seconds: int = 300,
+    clock=utc_now,
+    name: str = "late_file_sensor",
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+) -> dg.SensorDefinition:
     lookback = lookback or lookback_from_env()
 
-    @dg.sensor(name=name, job=hourly_job, minimum_interval_seconds=minimum_interval_seconds,
-               default_status=default_status,
-               description=f"Reruns hours of the last {lookback} whose landing files changed after they were processed; "
-                           "reports older ones on landing_zone.")
-    def late_file_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, catalog: CatalogResource,
-                         alert_webhook: AlertWebhook):
+    @dg.sensor(
+        name=name,
+        job=hourly_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=f"Reruns hours of the last {lookback} whose landing files changed after they were processed; "
+        "reports older ones on landing_zone.",
+    )
+    def late_file_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, catalog: CatalogResource, alert_webhook: AlertWebhook):
         loaded = catalog.load()
         keys = lookback_keys(clock(), lookback)
         changes, blind = find_changes(context.instance, landing, loaded, keys)
@@ -123,8 +135,15 @@ def build_late_file_sensor(*, lookback: timedelta | None = None, audit_hours_per
             dg.RunRequest(run_key=c.run_key, partition_key=c.key, tags={TRIGGER_TAG: "late_files", FINGERPRINT_TAG: c.current})
             for c in changes
         ]
-        state, events = audit_tick(context.instance, landing, loaded, keys[-1] if keys else None,
-                                   AuditState.from_cursor(context.cursor), audit_hours_per_tick, alert_webhook)
+        state, events = audit_tick(
+            context.instance,
+            landing,
+            loaded,
+            keys[-1] if keys else None,
+            AuditState.from_cursor(context.cursor),
+            audit_hours_per_tick,
+            alert_webhook,
+        )
         return dg.SensorResult(run_requests=requests, asset_events=events, cursor=state.to_cursor())
 
     return late_file_sensor
@@ -133,8 +152,11 @@ def build_late_file_sensor(*, lookback: timedelta | None = None, audit_hours_per
 def build_late_files_check(*, lookback: timedelta | None = None, clock=utc_now) -> dg.AssetChecksDefinition:
     lookback = lookback or lookback_from_env()
 
-    @dg.asset_check(asset=LANDING_ZONE, name=LATE_BEYOND_LOOKBACK,
-                    description="No hour older than the late-file lookback has landing files that changed after it was processed")
+    @dg.asset_check(
+        asset=LANDING_ZONE,
+        name=LATE_BEYOND_LOOKBACK,
+        description="No hour older than the late-file lookback has landing files that changed after it was processed",
+    )
     def late_files_check(context: dg.AssetCheckExecutionContext, landing: LandingZone, catalog: CatalogResource):
         keys = lookback_keys(clock(), lookback)
         boundary = keys[-1] if keys else None

@@ -55,6 +55,5 @@ def meter_events(meter: Meter, where: str, columns: str = "tenant_id, hour") -> 
     """SELECT of the `columns` of the meter's events matching `where`, with the meter's distinct value
     as `v`: events without a value are left out, as usage_hourly leaves them out."""
     value, params = meter_value(meter, "data", "v")
-    sql = (f"SELECT {columns}, {value} AS v FROM `{EVENTS}` "
-           f"WHERE type = {{event_type:String}} AND {where} AND v IS NOT NULL")
+    sql = f"SELECT {columns}, {value} AS v FROM `{EVENTS}` WHERE type = {{event_type:String}} AND {where} AND v IS NOT NULL"
     return sql, {**params, "event_type": meter.event_type}

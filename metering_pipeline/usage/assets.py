@@ -18,8 +18,13 @@ from metering_pipeline.warehouse.tables import USAGE_HOURLY
     group_name="usage",
     kinds={"clickhouse"},
     **ASSET_POLICY,
-    check_specs=[dg.AssetCheckSpec("event_counts_match", asset=USAGE_HOURLY,
-                                   description="Each meter's event_count equals the hour's accepted events of its type (with its value, for missing_value: skip)")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "event_counts_match",
+            asset=USAGE_HOURLY,
+            description="Each meter's event_count equals the hour's accepted events of its type (with its value, for missing_value: skip)",
+        )
+    ],
 )
 def usage_hourly(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, catalog: CatalogResource):
     loaded = catalog.load()

@@ -1,7 +1,7 @@
 """One hour of usage_hourly, rebuilt from the hour's accepted events and swapped in atomically."""
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.usage.sql import usage_insert
@@ -21,7 +21,7 @@ def build_usage_hour(client, catalog: Catalog, hour: datetime) -> UsageReport:
     """Only the meters of the event types the hour holds get a SELECT: each one scans the hour,
     and a meter without events has no rows."""
     ensure_tables(client, EVENTS, USAGE_HOURLY)
-    loaded_at = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     at = {"hour": hour.replace(tzinfo=None)}
     present = client.query(f"SELECT DISTINCT type FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}", parameters=at)
     types = {t for (t,) in present.result_rows}
@@ -30,8 +30,6 @@ def build_usage_hour(client, catalog: Catalog, hour: datetime) -> UsageReport:
         insert = usage_insert(catalog, staged, types)
         if insert:
             client.command(insert[0], parameters={**insert[1], **at, "loaded_at": loaded_at})
-        rows, tenants, events = client.query(
-            f"SELECT count(), uniqExact(tenant_id), sum(event_count) FROM `{staged}`"
-        ).result_rows[0]
+        rows, tenants, events = client.query(f"SELECT count(), uniqExact(tenant_id), sum(event_count) FROM `{staged}`").result_rows[0]
         swap_partition(client, USAGE_HOURLY, staged, hour)
     return UsageReport(hour=hour, rows=rows, tenants=tenants, events=int(events))

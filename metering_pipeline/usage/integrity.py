@@ -17,8 +17,7 @@ def _valued_counts(client, catalog: Catalog, params: dict) -> dict[str, int]:
         text, p = json_text("data", meter.value_keys, f"v{i}")
         bound.update(p, **{f"t{i}": meter.event_type})
         counts.append(f"countIf(type = {{t{i}:String}} AND {text} IS NOT NULL)")
-    row = client.query(f"SELECT {', '.join(counts)} FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}",
-                       parameters=bound).result_rows[0]
+    row = client.query(f"SELECT {', '.join(counts)} FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}", parameters=bound).result_rows[0]
     return {meter.name: int(n) for (_, meter), n in zip(skipping, row)}
 
 
@@ -26,13 +25,17 @@ def count_mismatches(client, catalog: Catalog, hour: datetime) -> list[tuple[str
     """(meter, events it meters, event_count in usage) wherever the two disagree: every event of its
     type, or for a `missing_value: skip` meter those that carry its value."""
     params = {"hour": hour.replace(tzinfo=None)}
-    by_type = dict(client.query(
-        f"SELECT type, count() FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}} GROUP BY type", parameters=params
-    ).result_rows)
-    by_meter = dict(client.query(
-        f"SELECT meter, sum(event_count) FROM `{USAGE_HOURLY}` WHERE hour = {{hour:DateTime('UTC')}} GROUP BY meter",
-        parameters=params,
-    ).result_rows)
+    by_type = dict(
+        client.query(
+            f"SELECT type, count() FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}} GROUP BY type", parameters=params
+        ).result_rows
+    )
+    by_meter = dict(
+        client.query(
+            f"SELECT meter, sum(event_count) FROM `{USAGE_HOURLY}` WHERE hour = {{hour:DateTime('UTC')}} GROUP BY meter",
+            parameters=params,
+        ).result_rows
+    )
     valued = _valued_counts(client, catalog, params)
     found = []
     for meter in catalog.meters:

@@ -53,5 +53,8 @@ def usage_insert(catalog: Catalog, target: str, types: set[str]) -> tuple[str, d
         params.update(p)
     if not selects:
         return None
-    columns = "hour, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions, value, event_count, bytes_ingested, loaded_at"
+    columns = (
+        "hour, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions, value, "
+        "event_count, bytes_ingested, loaded_at"
+    )
     return f"INSERT INTO `{target}` ({columns}) " + " UNION ALL ".join(selects), params

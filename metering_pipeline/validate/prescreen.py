@@ -93,8 +93,10 @@ def suspects_sql(frame: Frame, rules: list[Rule]) -> tuple[str, dict]:
             predicates.append(sql)
             params.update(p)
     suspect = " OR ".join(predicates) or "0"
-    sql = (f"SELECT {', '.join(frame.columns)}, NOT ({suspect}) AS {GUARD_COLUMN} FROM `{frame.table}` "
-           f"WHERE NOT {GUARD_COLUMN} OR cityHash64(row) % {GUARD_MODULO} = 0")
+    sql = (
+        f"SELECT {', '.join(frame.columns)}, NOT ({suspect}) AS {GUARD_COLUMN} FROM `{frame.table}` "
+        f"WHERE NOT {GUARD_COLUMN} OR cityHash64(row) % {GUARD_MODULO} = 0"
+    )
     return sql, params
 
 

@@ -70,15 +70,25 @@ def value_rules(catalog: Catalog, types: set[str] | None = None) -> list[Rule]:
             continue
         column = value_column(index)
         problem = "not a decimal" if meter.missing_value == "skip" else "missing, not a decimal"
-        rules.append(not_null("invalid_value", column, f"meter {meter.name}: value at {meter.value} is {problem}, or finer than 9 decimal places"))
+        rules.append(
+            not_null("invalid_value", column, f"meter {meter.name}: value at {meter.value} is {problem}, or finer than 9 decimal places")
+        )
         if meter.aggregation == "sum":
-            rules.append(Rule("invalid_value", "ExpectColumnValuesToBeBetween", column,
-                              f"meter {meter.name}: value at {meter.value} is negative", {"min_value": 0}))
+            rules.append(
+                Rule(
+                    "invalid_value",
+                    "ExpectColumnValuesToBeBetween",
+                    column,
+                    f"meter {meter.name}: value at {meter.value} is negative",
+                    {"min_value": 0},
+                )
+            )
     return rules
 
 
-def rules_for(format_rules: list[Rule], catalog: Catalog, window: tuple[datetime, datetime] | None,
-              attributed: bool, types: set[str] | None = None) -> list[Rule]:
+def rules_for(
+    format_rules: list[Rule], catalog: Catalog, window: tuple[datetime, datetime] | None, attributed: bool, types: set[str] | None = None
+) -> list[Rule]:
     """A format's rules, then the canonical ones; `window` None gives the shape only (for check names).
 
     `types` are the event types present in the batch: meters of other types get no value rules,
@@ -88,13 +98,24 @@ def rules_for(format_rules: list[Rule], catalog: Catalog, window: tuple[datetime
     rules = list(format_rules) + [
         not_null("missing_field", "id", "no event id could be read"),
         not_null("missing_field", "type", "no event type could be read"),
-        Rule("invalid_field", "ExpectColumnValueLengthsToBeBetween", "id", f"the event id must be 1 to {MAX_ID_LENGTH} characters",
-             {"min_value": 1, "max_value": MAX_ID_LENGTH}),
+        Rule(
+            "invalid_field",
+            "ExpectColumnValueLengthsToBeBetween",
+            "id",
+            f"the event id must be 1 to {MAX_ID_LENGTH} characters",
+            {"min_value": 1, "max_value": MAX_ID_LENGTH},
+        ),
         not_null("invalid_time", "time", "time could not be parsed"),
-        Rule("wrong_partition", "ExpectColumnValuesToBeBetween", "time", "time is outside the partition's hour",
-             {"min_value": start, "max_value": end, "strict_max": True}),
-        Rule("unknown_event_type", "ExpectColumnValuesToBeInSet", "type", "no meter uses this event type",
-             {"value_set": catalog.event_types}),
+        Rule(
+            "wrong_partition",
+            "ExpectColumnValuesToBeBetween",
+            "time",
+            "time is outside the partition's hour",
+            {"min_value": start, "max_value": end, "strict_max": True},
+        ),
+        Rule(
+            "unknown_event_type", "ExpectColumnValuesToBeInSet", "type", "no meter uses this event type", {"value_set": catalog.event_types}
+        ),
     ]
     rules += value_rules(catalog, types)
     if attributed:

@@ -17,8 +17,10 @@ STAGING_PREFIX = "_stage_"
 # part is ever small enough to merge; table settings, so no SYSTEM privilege is needed. Their
 # part count then grows with the hour (one per 16-32 MiB insert), so the throttles that protect
 # a merging table (delay inserts from 1,000 parts, refuse them from 3,000) are lifted.
-NO_MERGES = ("max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1, "
-             "parts_to_delay_insert = 100000, parts_to_throw_insert = 100000")
+NO_MERGES = (
+    "max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1, "
+    "parts_to_delay_insert = 100000, parts_to_throw_insert = 100000"
+)
 # Compact parts keep all columns in one file instead of two or three files per column: creating
 # a thousand files an hour was most of the kernel time (1M-hour ingest 3.70 -> 3.41 s, 5M 19.9 -> 17.6 s).
 COMPACT_PARTS = "min_bytes_for_wide_part = 1099511627776, min_rows_for_wide_part = 1000000000000"

@@ -18,8 +18,16 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = os.environ.get("METERING_CHROMIUM") or "/usr/bin/chromium"  # Debian's; .ci/run installs it
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 # Terminal states of GraphQL's BulkActionStatus (REQUESTED, CANCELING and FAILING are not).
 BACKFILL_DONE = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
 BACKFILL_TAG = "dagster/backfill"  # set by Dagster on every run a backfill launches
@@ -72,8 +80,11 @@ def show_backfill(page, base: str, backfill_id: str, screenshot) -> None:
 
 
 def graphql(base: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         body = json.loads(response.read())
     if body.get("errors"):

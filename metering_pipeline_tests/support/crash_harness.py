@@ -75,15 +75,30 @@ def _event(rng: random.Random, index: int, tenants: int) -> dict:
     tenant = "o'brien & co" if index % 97 == 0 else f"tenant-{rng.randrange(tenants):03d}"
     kind = rng.random()
     if kind < 0.6:
-        event_type, data = "gateway.request", {"service_id": rng.choice(("api", "auth", "billing", "search")),
-                                               "bytes_sent": rng.randrange(100, 50_000), "bytes_received": rng.randrange(5_000)}
+        event_type, data = (
+            "gateway.request",
+            {
+                "service_id": rng.choice(("api", "auth", "billing", "search")),
+                "bytes_sent": rng.randrange(100, 50_000),
+                "bytes_received": rng.randrange(5_000),
+            },
+        )
     elif kind < 0.75:
-        event_type, data = "gateway.connection", {"service_id": rng.choice(("api", "auth")),
-                                                  "duration_seconds": f"{rng.randrange(1, 600_000) / 1000:.3f}"}
+        event_type, data = (
+            "gateway.connection",
+            {"service_id": rng.choice(("api", "auth")), "duration_seconds": f"{rng.randrange(1, 600_000) / 1000:.3f}"},
+        )
     else:
         event_type, data = "api.call", {"endpoint": rng.choice(("/v1/query", "/v1/ingest")), "user_id": f"u{rng.randrange(40)}"}
-    return {"specversion": "1.0", "id": f"evt-{index:06d}", "source": "edge-proxy", "type": event_type, "subject": tenant,
-            "time": moment.isoformat() + "Z", "data": data}
+    return {
+        "specversion": "1.0",
+        "id": f"evt-{index:06d}",
+        "source": "edge-proxy",
+        "type": event_type,
+        "subject": tenant,
+        "time": moment.isoformat() + "Z",
+        "data": data,
+    }
 
 
 def write_hour(landing: Path, events: int = 3000, tenants: int = 80, seed: int = 11) -> int:
@@ -100,7 +115,7 @@ def write_hour(landing: Path, events: int = 3000, tenants: int = 80, seed: int =
     folder.mkdir(parents=True, exist_ok=True)
     quarter = len(lines) // 4
     for part, name in enumerate(("a.ndjson", "b.ndjson.gz", "c.ndjson", "d.ndjson.gz")):
-        body = ("\n".join(lines[part * quarter:(part + 1) * quarter if part < 3 else None]) + "\n").encode()
+        body = ("\n".join(lines[part * quarter : (part + 1) * quarter if part < 3 else None]) + "\n").encode()
         (folder / name).write_bytes(gzip.compress(body, mtime=0) if name.endswith(".gz") else body)
     for source, fixture in (("envoy-gateway", "envoy"), ("billing-client", "billing_client"), ("data-api", "data_api")):
         target = landing / source / HOUR_PATH
@@ -213,7 +228,7 @@ class _Hooks:
         time.sleep(60)  # never reached
 
     def _strikes(self, kind: str, count: int, text: str) -> str | None:
-        """"before" or "after" when this statement / PUT is the planned one, else None."""
+        """ "before" or "after" when this statement / PUT is the planned one, else None."""
         plan = self.plan
         if plan["kind"] != kind and not (plan["kind"] == "sql" and kind == "statement"):
             return None
@@ -434,8 +449,14 @@ class SpawnRunner:
 
     def start(self, env: dict, request: dict) -> _Handle:
         with open(request["log"], "ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", MODULE, "run", json.dumps(request)], cwd=REPO, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", MODULE, "run", json.dumps(request)],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return _Handle(process.pid, lambda timeout: process.wait(timeout))
 
     def close(self) -> None:
@@ -447,8 +468,15 @@ class ForkServer:
 
     def __init__(self, env: dict | None = None, startup_timeout: float = 300.0):
         base = {**(env or os.environ), **PLACEHOLDER_ENV, "GX_ANALYTICS_ENABLED": "false"}
-        self.process = subprocess.Popen([sys.executable, "-m", MODULE, "serve"], cwd=REPO, env=base, text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", MODULE, "serve"],
+            cwd=REPO,
+            env=base,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         if self._next(startup_timeout) != "ready":
@@ -579,8 +607,15 @@ class Profile:
         puts = [e for e in trace if e["kind"] == "put"]
         dbt = next(e["t"] for e in trace if e["kind"] == "dbt_lock")
         first = trace[sessions[0][0]]["t"]
-        return cls(len(sql), (in_ingest[0], in_ingest[-1]), len(puts), sum(not p["key"].startswith("_manifests/") for p in puts),
-                   landing_bytes, trace[-1]["t"] - dbt, trace[-1]["t"] - first)
+        return cls(
+            len(sql),
+            (in_ingest[0], in_ingest[-1]),
+            len(puts),
+            sum(not p["key"].startswith("_manifests/") for p in puts),
+            landing_bytes,
+            trace[-1]["t"] - dbt,
+            trace[-1]["t"] - first,
+        )
 
 
 NAMED_POINTS = (
@@ -643,8 +678,9 @@ class Episode:
     seconds: float = 0.0
 
 
-def crash_episode(runner, sandbox: Sandbox, points: list[str], profile: Profile, rng: random.Random, reference,
-                  endpoint: str | None = None) -> Episode:
+def crash_episode(
+    runner, sandbox: Sandbox, points: list[str], profile: Profile, rng: random.Random, reference, endpoint: str | None = None
+) -> Episode:
     from metering_pipeline_tests.support.hour_snapshot import differences, take_snapshot
 
     episode = Episode(sandbox.root.name)

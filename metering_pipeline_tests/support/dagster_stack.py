@@ -71,12 +71,13 @@ def dagster_stack(env: dict, logs: Path):
     port = free_port()
     started = []
     try:
-        for name, args in (("daemon", [str(BIN / "dagster-daemon"), "run", *LOCATION]),
-                           ("webserver", [str(BIN / "dagster-webserver"), *LOCATION, "-h", "127.0.0.1", "-p", str(port)])):
+        for name, args in (
+            ("daemon", [str(BIN / "dagster-daemon"), "run", *LOCATION]),
+            ("webserver", [str(BIN / "dagster-webserver"), *LOCATION, "-h", "127.0.0.1", "-p", str(port)]),
+        ):
             log = logs / f"{name}.log"
             with open(log, "wb") as sink:
-                started.append(subprocess.Popen(args, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                                start_new_session=True))
+                started.append(subprocess.Popen(args, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/server_info", started[-1], logs / "webserver.log")
         yield base

@@ -1,7 +1,7 @@
 """Helpers and fixtures for the billing export tests (no tests here): usage rows, stores, runs, reading back."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -16,15 +16,33 @@ from metering_pipeline.warehouse.tables import USAGE_HOURLY, ensure_tables
 from metering_pipeline_tests.support.s3_server import REGION, moto_server, s3  # noqa: F401
 
 KEY = "2026-11-22-10:00"
-HOUR = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 PREFIX = "billing/v1"
-USAGE_COLUMNS = ["hour", "tenant_id", "billing_account_id", "meter", "event_type", "aggregation", "unit", "dimensions",
-                 "value", "event_count", "bytes_ingested", "loaded_at"]
+USAGE_COLUMNS = [
+    "hour",
+    "tenant_id",
+    "billing_account_id",
+    "meter",
+    "event_type",
+    "aggregation",
+    "unit",
+    "dimensions",
+    "value",
+    "event_count",
+    "bytes_ingested",
+    "loaded_at",
+]
 
 
 def usage(tenant: str, meter: str = "gateway_requests", value="1", events: int = 1, dims=None, account: str = "") -> dict:
-    return {"tenant_id": tenant, "meter": meter, "value": Decimal(value), "event_count": events,
-            "dimensions": dims if dims is not None else {"service_id": "svc"}, "billing_account_id": account}
+    return {
+        "tenant_id": tenant,
+        "meter": meter,
+        "value": Decimal(value),
+        "event_count": events,
+        "dimensions": dims if dims is not None else {"service_id": "svc"},
+        "billing_account_id": account,
+    }
 
 
 def set_usage(clickhouse, rows: list[dict], hour: datetime = HOUR) -> None:
@@ -34,10 +52,27 @@ def set_usage(clickhouse, rows: list[dict], hour: datetime = HOUR) -> None:
         with staging(client) as area:
             staged = area.like(USAGE_HOURLY)
             if rows:
-                client.insert(staged, [
-                    [hour, r["tenant_id"], r["billing_account_id"], r["meter"], "gateway.request", "count", "requests",
-                     r["dimensions"], r["value"], r["event_count"], 0, hour] for r in rows
-                ], column_names=USAGE_COLUMNS)
+                client.insert(
+                    staged,
+                    [
+                        [
+                            hour,
+                            r["tenant_id"],
+                            r["billing_account_id"],
+                            r["meter"],
+                            "gateway.request",
+                            "count",
+                            "requests",
+                            r["dimensions"],
+                            r["value"],
+                            r["event_count"],
+                            0,
+                            hour,
+                        ]
+                        for r in rows
+                    ],
+                    column_names=USAGE_COLUMNS,
+                )
             swap_partition(client, USAGE_HOURLY, staged, hour)
 
 
@@ -83,8 +118,10 @@ def records(objects: dict[str, bytes]) -> list[dict]:
 def ledger(clickhouse) -> list[tuple]:
     with clickhouse.get_client() as client:
         ensure_ledger(client)
-        return client.query(f"SELECT revision, meter, tenant_id, dimensions, quantity, event_count, object_key "
-                            f"FROM `{LEDGER}` FINAL ORDER BY revision, meter, tenant_id").result_rows
+        return client.query(
+            f"SELECT revision, meter, tenant_id, dimensions, quantity, event_count, object_key "
+            f"FROM `{LEDGER}` FINAL ORDER BY revision, meter, tenant_id"
+        ).result_rows
 
 
 def revisions(clickhouse) -> list[int]:
@@ -100,8 +137,7 @@ def metadata(result) -> dict:
 
 def checks(result) -> dict[str, bool]:
     """The billing_export checks of a run (other assets' checks left out)."""
-    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()
-            if c.asset_key.to_user_string() == "billing_export"}
+    return {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key.to_user_string() == "billing_export"}
 
 
 def totals(recs: list[dict]) -> dict[tuple, tuple[Decimal, int]]:

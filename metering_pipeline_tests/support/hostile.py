@@ -34,18 +34,67 @@ FORMATS = {"cloudevents": "events", "envoy": "envoy-gateway", "billing_client": 
 BLANK = re.compile(rb"[\t\n\f\r ]*")  # RE2's \s, which ingest uses to skip blank lines
 
 HOSTILE_JSON = (
-    "NaN", "Infinity", "-Infinity", "-0", "1e309", "-1e309", "9" * 60, "1" + "0" * 400, "0.1", "-1", "0", "1.5",
-    "1e-30", "12345678901234567890123456789.0123456789", "9223372036854775808", "-9223372036854775809",
-    "null", "true", "false", '"12.5"', '"-"', '""', '"abc"', "[]", "{}", "[1,2]", '{"a":1}',
-    '"\\u0000"', '"\\ud800"', '"\\udfff\\ud800"', '"a\\u0000b"', '"\\u202egnp.exe"', '"\u0430\u0441\u0442\u0435"',
-    "[" * 1000 + "]" * 1000, '{"a":' * 300 + "1" + "}" * 300, '"' + "x" * 1025 + '"',
-    "\"'; DROP TABLE events; --\"", '"{x:String}"', '"$$"', '"\\\\G"', '"%s {0}"', '"../../etc/passwd"',
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "-0",
+    "1e309",
+    "-1e309",
+    "9" * 60,
+    "1" + "0" * 400,
+    "0.1",
+    "-1",
+    "0",
+    "1.5",
+    "1e-30",
+    "12345678901234567890123456789.0123456789",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "null",
+    "true",
+    "false",
+    '"12.5"',
+    '"-"',
+    '""',
+    '"abc"',
+    "[]",
+    "{}",
+    "[1,2]",
+    '{"a":1}',
+    '"\\u0000"',
+    '"\\ud800"',
+    '"\\udfff\\ud800"',
+    '"a\\u0000b"',
+    '"\\u202egnp.exe"',
+    '"\u0430\u0441\u0442\u0435"',
+    "[" * 1000 + "]" * 1000,
+    '{"a":' * 300 + "1" + "}" * 300,
+    '"' + "x" * 1025 + '"',
+    '"\'; DROP TABLE events; --"',
+    '"{x:String}"',
+    '"$$"',
+    '"\\\\G"',
+    '"%s {0}"',
+    '"../../etc/passwd"',
 )
 TIMES = (
-    "2026-11-22T10:00:00Z", "2026-11-22T10:59:59.999999Z", "2026-11-22T10:59:59.999999999Z", "2026-11-22T11:00:00Z",
-    "2026-11-22T09:59:59.999999Z", "2026-11-22T12:30:00+02:00", "2026-11-22T05:15:00.5-05:00", "2026-11-22t10:30:00z",
-    "2026-11-22T10:30:00.1234567890123Z", "2026-02-30T10:00:00Z", "2026-11-22T10:59:60Z", "0000-01-01T00:00:00Z",
-    "2026-11-22 10:30:00", "1795400000", "yesterday", "", "2026-11-22T10:30:00+25:00",
+    "2026-11-22T10:00:00Z",
+    "2026-11-22T10:59:59.999999Z",
+    "2026-11-22T10:59:59.999999999Z",
+    "2026-11-22T11:00:00Z",
+    "2026-11-22T09:59:59.999999Z",
+    "2026-11-22T12:30:00+02:00",
+    "2026-11-22T05:15:00.5-05:00",
+    "2026-11-22t10:30:00z",
+    "2026-11-22T10:30:00.1234567890123Z",
+    "2026-02-30T10:00:00Z",
+    "2026-11-22T10:59:60Z",
+    "0000-01-01T00:00:00Z",
+    "2026-11-22 10:30:00",
+    "1795400000",
+    "yesterday",
+    "",
+    "2026-11-22T10:30:00+25:00",
 )
 TEXTS = ("acme", "globex", "o'brien & co", "", " ", "a\u0000b", "\u202e", "😀" * 3, "x" * 1100, "../x", "{x:String}", "%s", "\\")
 
@@ -67,8 +116,9 @@ class RandomChooser:
         return self.rng.randbytes(size)
 
     def text(self) -> str:
-        return "".join(chr(self.rng.choice((self.rng.randrange(32, 127), self.rng.randrange(0x80, 0x2FFF))))
-                       for _ in range(self.rng.randrange(12)))
+        return "".join(
+            chr(self.rng.choice((self.rng.randrange(32, 127), self.rng.randrange(0x80, 0x2FFF)))) for _ in range(self.rng.randrange(12))
+        )
 
 
 class HypothesisChooser:
@@ -99,33 +149,68 @@ def _record(fmt: str, c) -> dict:
     moment = f"2026-11-22T10:{c.integer(0, 59):02d}:{c.integer(0, 59):02d}.{c.integer(0, 999999):06d}Z"
     if fmt == "cloudevents":
         kind = c.pick(("gateway.request", "gateway.connection", "api.call"))
-        data = {"gateway.request": {"service_id": c.pick(("api", "auth")), "bytes_sent": c.integer(0, 9999), "bytes_received": 1},
-                "gateway.connection": {"service_id": "api", "duration_seconds": f"{c.integer(0, 99999) / 1000:.3f}"},
-                "api.call": {"endpoint": "/v1", "user_id": f"u{c.integer(0, 9)}"}}[kind]
-        return {"specversion": "1.0", "id": ident, "source": c.pick(("edge", "api")), "type": kind,
-                "subject": c.pick(TEXTS[:3]), "time": moment, "data": data}
+        data = {
+            "gateway.request": {"service_id": c.pick(("api", "auth")), "bytes_sent": c.integer(0, 9999), "bytes_received": 1},
+            "gateway.connection": {"service_id": "api", "duration_seconds": f"{c.integer(0, 99999) / 1000:.3f}"},
+            "api.call": {"endpoint": "/v1", "user_id": f"u{c.integer(0, 9)}"},
+        }[kind]
+        return {
+            "specversion": "1.0",
+            "id": ident,
+            "source": c.pick(("edge", "api")),
+            "type": kind,
+            "subject": c.pick(TEXTS[:3]),
+            "time": moment,
+            "data": data,
+        }
     if fmt == "envoy":
         route = c.pick(("httproute/team-a/web/rule/0", "httproute/team-b/api/rule/0", "tcproute/team-a/db/rule/0"))
         tcp = route.startswith("tcp")
-        record = {"start_time": moment, "protocol": None if tcp else "HTTP/1.1", "method": None if tcp else "GET",
-                  "x-request-id": None if tcp else ident, ":authority": "web.example.com", "upstream_cluster": route,
-                  "route_name": f"{route}/match/0/web.example.com", "response_code": 0 if tcp else 200, "response_flags": None,
-                  "bytes_sent": c.integer(0, 5000), "bytes_received": c.integer(0, 500), "duration": c.integer(0, 90000)}
+        record = {
+            "start_time": moment,
+            "protocol": None if tcp else "HTTP/1.1",
+            "method": None if tcp else "GET",
+            "x-request-id": None if tcp else ident,
+            ":authority": "web.example.com",
+            "upstream_cluster": route,
+            "route_name": f"{route}/match/0/web.example.com",
+            "response_code": 0 if tcp else 200,
+            "response_flags": None,
+            "bytes_sent": c.integer(0, 5000),
+            "bytes_received": c.integer(0, 500),
+            "duration": c.integer(0, 90000),
+        }
         if c.chance(0.5):  # the older generation: every value a string, "-" for unset
             record = {k: "-" if v is None else str(v) for k, v in record.items()}
         return record
     if fmt == "billing_client":
         kinds = ("container-seconds", "node-seconds", "weavenet-seconds", "samples")
         amounts = {k: c.integer(0, 5000) for k in kinds[: c.integer(1, 4)]}
-        return {"unique_key": ident, "internal_instance_id": c.pick(("1001", "2002")),
-                c.pick(("occurred_at", "timestamp")): moment, "amounts": amounts, "metadata": c.pick((None, {"cluster": "eu-1"}))}
+        return {
+            "unique_key": ident,
+            "internal_instance_id": c.pick(("1001", "2002")),
+            c.pick(("occurred_at", "timestamp")): moment,
+            "amounts": amounts,
+            "metadata": c.pick((None, {"cluster": "eu-1"})),
+        }
     if fmt == "data_api":
         metric = c.pick(("total_tokens", "egress_bytes", "ingress_bytes"))
         model = c.pick(("embedding", "reranking"))
-        return {"id": ident, "timestamp": moment, "product": "astra-data-api",
-                "event_type": f"{c.pick(('internal', 'external'))}_{model}_{metric}",
-                "properties": {"usage": c.integer(0, 99999), "region": "us-east-2", "resource_type": "database",
-                               "resource_id": c.pick(("db-1", "db-2")), "provider": "openai", "model": "m", "model_type": model}}
+        return {
+            "id": ident,
+            "timestamp": moment,
+            "product": "astra-data-api",
+            "event_type": f"{c.pick(('internal', 'external'))}_{model}_{metric}",
+            "properties": {
+                "usage": c.integer(0, 99999),
+                "region": "us-east-2",
+                "resource_type": "database",
+                "resource_id": c.pick(("db-1", "db-2")),
+                "provider": "openai",
+                "model": "m",
+                "model_type": model,
+            },
+        }
     raise ValueError(fmt)
 
 

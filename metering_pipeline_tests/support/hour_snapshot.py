@@ -75,10 +75,14 @@ def warehouse_tables(client, databases: tuple[str, ...]) -> tuple[dict[str, list
             continue
         if engine in VIEWS:
             continue
-        columns = [c for (c,) in client.query(
-            "SELECT name FROM system.columns WHERE database = {d:String} AND table = {t:String} ORDER BY position",
-            parameters={"d": database, "t": name},
-        ).result_rows if c not in WALL_CLOCK + WALL_CLOCK_BY_TABLE.get(name, ())]
+        columns = [
+            c
+            for (c,) in client.query(
+                "SELECT name FROM system.columns WHERE database = {d:String} AND table = {t:String} ORDER BY position",
+                parameters={"d": database, "t": name},
+            ).result_rows
+            if c not in WALL_CLOCK + WALL_CLOCK_BY_TABLE.get(name, ())
+        ]
         select = ", ".join(f"`{c}`" for c in columns)
         final = " FINAL" if name in READ_FINAL else ""
         rows = client.query(f"SELECT {select} FROM `{database}`.`{name}`{final}").result_rows
@@ -98,7 +102,7 @@ def store_objects(url: str, endpoint: str | None = None) -> tuple[dict[str, byte
         found = {}
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
             for item in page.get("Contents", []):
-                found[item["Key"][len(base):]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                found[item["Key"][len(base) :]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         return found, []
     root = Path(url)
     found, leftovers = {}, []
@@ -147,4 +151,3 @@ def differences(reference: Snapshot, candidate: Snapshot, limit: int = 3) -> lis
         if reference.objects[key] != candidate.objects[key]:
             found.append(f"object {key}: bytes differ (sha256 {_digest(reference.objects[key])} != {_digest(candidate.objects[key])})")
     return found
-

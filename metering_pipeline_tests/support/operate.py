@@ -32,8 +32,7 @@ def resources(clickhouse, landing, quotas: str = "", webhook_url: str = "", back
 def materialize(res: dict, keys: list[str], instance=None, assets=PIPELINE) -> dg.ExecuteInProcessResult:
     """One run over `keys`: a single partition, or a range as a single-run backfill launches it."""
     tags = {} if len(keys) == 1 else {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    result = dg.materialize(list(assets), partition_key=keys[0] if len(keys) == 1 else None, tags=tags,
-                            resources=res, instance=instance)
+    result = dg.materialize(list(assets), partition_key=keys[0] if len(keys) == 1 else None, tags=tags, resources=res, instance=instance)
     assert result.success
     return result
 

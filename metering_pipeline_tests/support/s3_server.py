@@ -3,7 +3,7 @@
 Never moto's in-process decorators: the code under test builds its own boto3 clients from
 the environment (AWS_ENDPOINT_URL, credential chain, region), exactly as in production.
 
-    from metering_pipeline_tests.support.s3_server import moto_server, s3  # noqa: F401
+    conftest.py imports `moto_server` and `s3` for every test module.
 
 `moto_server` is one server per test session (moto's state lives in this process);
 `s3` gives each test its own fresh bucket and points the AWS environment at the server.

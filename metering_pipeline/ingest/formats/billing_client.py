@@ -72,9 +72,11 @@ def _rules() -> list[Rule]:
 
 def _text_kind(text: str) -> str:
     """The JSON type of a member's text (ParsedLine.kind's names, numbers as 'Number'); NULL when absent, null or blank."""
-    return (f"multiIf({text} IN ('', 'null'), NULL, startsWith({text}, '\"'), "
-            f"if(match(JSONExtractString({text}), {BLANK}), NULL, 'String'), startsWith({text}, '{{'), 'Object', "
-            f"startsWith({text}, '['), 'Array', {text} IN ('true', 'false'), 'Bool', 'Number')")
+    return (
+        f"multiIf({text} IN ('', 'null'), NULL, startsWith({text}, '\"'), "
+        f"if(match(JSONExtractString({text}), {BLANK}), NULL, 'String'), startsWith({text}, '{{'), 'Object', "
+        f"startsWith({text}, '['), 'Array', {text} IN ('true', 'false'), 'Bool', 'Number')"
+    )
 
 
 def _from_line(fields: Fields, role: str) -> str:
@@ -102,38 +104,46 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["occurred_at_kind"] = fields.kind("occurred_at")
     cols["amounts_kind"] = fields.kind("amounts")
     record_kind = f"coalesce({fields.kind('amount_type')}, {fields.kind('amount_value')})"
-    cols["shape"] = (f"multiIf(amounts_kind IS NOT NULL AND {record_kind} IS NOT NULL, 'both', "
-                     f"amounts_kind IS NOT NULL, 'event', {record_kind} IS NOT NULL, 'record', NULL)")
+    cols["shape"] = (
+        f"multiIf(amounts_kind IS NOT NULL AND {record_kind} IS NOT NULL, 'both', "
+        f"amounts_kind IS NOT NULL, 'event', {record_kind} IS NOT NULL, 'record', NULL)"
+    )
     cols["has_amount"] = "ifNull(shape, '') = 'record' OR (ifNull(shape, '') = 'event' AND item_sub > 0)"
-    cols["amounts_state"] = ("if(ifNull(shape, '') = 'event' AND ifNull(amounts_kind, '') = 'Object', "
-                             "if(item_sub = 0, 'empty', 'ok'), NULL)")
+    cols["amounts_state"] = "if(ifNull(shape, '') = 'event' AND ifNull(amounts_kind, '') = 'Object', if(item_sub = 0, 'empty', 'ok'), NULL)"
     # The amount type, NULL when blank: an Event's member name, a record's amount_type.
     cols["amount_type"] = f"multiIf(NOT has_amount, NULL, shape = 'event', {blank_to_null('item.1')}, f_amount_type)"
     record_type_kind = _number(fields.kind("amount_type"))
-    cols["amount_type_state"] = (f"multiIf(NOT has_amount, NULL, amount_type IS NULL, 'missing', "
-                                 f"shape = 'event', 'String', {record_type_kind})")
+    cols["amount_type_state"] = (
+        f"multiIf(NOT has_amount, NULL, amount_type IS NULL, 'missing', shape = 'event', 'String', {record_type_kind})"
+    )
     record_amount_kind = _number(fields.kind("amount_value"))
     # A quoted integer is a string or a number beyond the 64-bit integers: the line tells (_from_line).
     from_line = f"{_from_line(fields, 'amounts')}[item_sub].2"
     event_kind = f"if(match(item.2, {QUOTED_INTEGER}), {_text_kind(from_line)}, {_text_kind('item.2')})"
-    cols["amount_state"] = (f"multiIf(NOT has_amount, NULL, shape = 'event', ifNull({event_kind}, 'missing'), "
-                            f"{record_amount_kind} = 'String' AND f_amount_value IS NULL, 'missing', "
-                            f"ifNull({record_amount_kind}, 'missing'))")
+    cols["amount_state"] = (
+        f"multiIf(NOT has_amount, NULL, shape = 'event', ifNull({event_kind}, 'missing'), "
+        f"{record_amount_kind} = 'String' AND f_amount_value IS NULL, 'missing', "
+        f"ifNull({record_amount_kind}, 'missing'))"
+    )
     amount_text = "if(shape = 'event', item.2, f_amount_value)"
     cols["amount"] = f"if(amount_state = 'Number' AND match({amount_text}, '{INT64}'), toInt64OrNull({amount_text}), NULL)"
     # The key: an Event's unique_key; a record's unique_key without its ":<amount_type>" (the
     # whole unique_key when it does not end so: key_form quarantines it).
     suffix = "concat(':', amount_type)"
     record_key = f"substring(f_unique_key, 1, length(f_unique_key) - length({suffix}))"
-    cols["key_form"] = (f"if(shape = 'record' AND f_unique_key IS NOT NULL AND amount_type IS NOT NULL, "
-                        f"if(endsWith(f_unique_key, {suffix}), 'ok', 'other'), NULL)")
+    cols["key_form"] = (
+        f"if(shape = 'record' AND f_unique_key IS NOT NULL AND amount_type IS NOT NULL, "
+        f"if(endsWith(f_unique_key, {suffix}), 'ok', 'other'), NULL)"
+    )
     cols["key"] = f"if(ifNull(key_form, '') = 'ok', {blank_to_null(record_key)}, f_unique_key)"
     metadata_kind = fields.kind("metadata")
     if "metadata" in source.fields:  # map[string]string: an object whose values are all strings
         members = fields.members("metadata")  # a quoted integer there: the line tells (_from_line)
         all_strings = "arrayAll(m -> startsWith(m.2, '\"'), {})"
-        strings = (f"if(arrayExists(m -> match(m.2, {QUOTED_INTEGER}), {members}), "
-                   f"{all_strings.format(_from_line(fields, 'metadata'))}, {all_strings.format(members)})")
+        strings = (
+            f"if(arrayExists(m -> match(m.2, {QUOTED_INTEGER}), {members}), "
+            f"{all_strings.format(_from_line(fields, 'metadata'))}, {all_strings.format(members)})"
+        )
         metadata_kind = f"if({metadata_kind} = 'Object' AND NOT {strings}, 'Object of non-strings', {metadata_kind})"
     cols["metadata_kind"] = metadata_kind
     cols["type"] = fields.event_type("ifNull(amount_type, '')")
@@ -146,13 +156,23 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["attr_kind"] = fields.bind("kind", source.attribution_kind)
     cols["attr_key"] = "f_instance_id"
     # The same data whichever shape carried the usage: unique_key is the Event's key.
-    cols["data"] = json_object({
-        "amount_type": json_string("amount_type"),
-        "amount": json_integer("toString(amount)"),
-        "unique_key": json_string("key"),
-        "instance_id": json_string("f_instance_id"),
-        "metadata": "if(metadata_kind = 'Object', f_metadata, 'null')",
-    })
-    return Mapping(cols, fields.params, _rules(), attributed=True, explode=explode,
-                   line=fields.line.columns, line_ok=fields.line.ok,
-                   records=f"[replaceRegexpOne(line, {FLUENTD_PREFIX}, '')]", records_when=f"match(line, {FLUENTD_PREFIX})")
+    cols["data"] = json_object(
+        {
+            "amount_type": json_string("amount_type"),
+            "amount": json_integer("toString(amount)"),
+            "unique_key": json_string("key"),
+            "instance_id": json_string("f_instance_id"),
+            "metadata": "if(metadata_kind = 'Object', f_metadata, 'null')",
+        }
+    )
+    return Mapping(
+        cols,
+        fields.params,
+        _rules(),
+        attributed=True,
+        explode=explode,
+        line=fields.line.columns,
+        line_ok=fields.line.ok,
+        records=f"[replaceRegexpOne(line, {FLUENTD_PREFIX}, '')]",
+        records_when=f"match(line, {FLUENTD_PREFIX})",
+    )

@@ -35,8 +35,10 @@ def _lines(mapping: Mapping, lines: str) -> str:
         parts.append(f"SELECT row, source_file, line_no, length(line) AS line_bytes, toUInt32(1) AS record_no, line AS raw FROM ({whole})")
     if split:
         # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
-        parts.append(f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw FROM ({split}) "
-                     f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no")
+        parts.append(
+            f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw FROM ({split}) "
+            f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no"
+        )
     return " UNION ALL ".join(parts)
 
 
@@ -53,11 +55,15 @@ def _inner(mapping: Mapping, lines: str) -> str:
     else:
         explode, item_sub, per_line = "", "toUInt32(0)", mapping.line
     line_columns = "".join(f", {expr} AS `{name}`" for name, expr in per_line.items())
-    selected = (f"SELECT row, source_file, line_no, line_bytes, record_no, raw{line_columns} "
-                f"FROM ({_lines(mapping, lines)}) WHERE {mapping.line_ok}")
+    selected = (
+        f"SELECT row, source_file, line_no, line_bytes, record_no, raw{line_columns} "
+        f"FROM ({_lines(mapping, lines)}) WHERE {mapping.line_ok}"
+    )
     sub = f"toUInt32((record_no - 1) * {RECORD_STRIDE} + {item_sub})"
-    return (f"SELECT row, source_file, line_no, {sub} AS sub, "
-            f"if(record_no = 1 AND {item_sub} <= 1, line_bytes, 0) AS bytes, {columns} FROM ({selected}) {explode}")
+    return (
+        f"SELECT row, source_file, line_no, {sub} AS sub, "
+        f"if(record_no = 1 AND {item_sub} <= 1, line_bytes, 0) AS bytes, {columns} FROM ({selected}) {explode}"
+    )
 
 
 def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:
@@ -66,10 +72,13 @@ def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:
     if not mapping.attributed:
         return f"SELECT *, '' AS billing_account_id FROM ({inner})"
     join, attributed = join_attribution(attribution)
-    keyed = (f"SELECT *, ifNull(attr_kind, '') AS join_kind, ifNull(attr_key, '') AS join_key, "
-             f"ifNull(time, {EPOCH}) AS join_time FROM ({inner})")
-    return (f"SELECT m.*, if({attributed}, a.tenant_id, NULL) AS tenant_id, "
-            f"if({attributed}, a.billing_account_id, NULL) AS billing_account_id FROM ({keyed}) AS m {join}")
+    keyed = (
+        f"SELECT *, ifNull(attr_kind, '') AS join_kind, ifNull(attr_key, '') AS join_key, ifNull(time, {EPOCH}) AS join_time FROM ({inner})"
+    )
+    return (
+        f"SELECT m.*, if({attributed}, a.tenant_id, NULL) AS tenant_id, "
+        f"if({attributed}, a.billing_account_id, NULL) AS billing_account_id FROM ({keyed}) AS m {join}"
+    )
 
 
 def stage_mapped(client, area, role: str, sql: str, params: dict) -> str:

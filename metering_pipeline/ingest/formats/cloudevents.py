@@ -51,12 +51,24 @@ PARSE_DETAIL = (
 
 def _rules() -> list[Rule]:
     rules = [not_null("missing_field", f"{f}_kind", f"required field '{f}' is missing, null or blank") for f in REQUIRED]
-    rules += [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{f}_kind", f"field '{f}' must be a string",
-                   {"value_set": ["String"]}) for f in REQUIRED]
+    rules += [
+        Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{f}_kind", f"field '{f}' must be a string", {"value_set": ["String"]})
+        for f in REQUIRED
+    ]
     rules.append(Rule("invalid_field", "ExpectColumnValuesToBeInSet", "specversion", "specversion must be '1.0'", {"value_set": ["1.0"]}))
-    rules += [Rule("invalid_field", "ExpectColumnValueLengthsToBeBetween", f, f"field '{f}' must be 1 to {MAX_ID_LENGTH} characters",
-                   {"min_value": 1, "max_value": MAX_ID_LENGTH}) for f in ("source", "ce_type", "subject")]
-    rules.append(Rule("invalid_field", "ExpectColumnValuesToBeInSet", "data_kind", "field 'data' must be an object", {"value_set": ["Object"]}))
+    rules += [
+        Rule(
+            "invalid_field",
+            "ExpectColumnValueLengthsToBeBetween",
+            f,
+            f"field '{f}' must be 1 to {MAX_ID_LENGTH} characters",
+            {"min_value": 1, "max_value": MAX_ID_LENGTH},
+        )
+        for f in ("source", "ce_type", "subject")
+    ]
+    rules.append(
+        Rule("invalid_field", "ExpectColumnValuesToBeInSet", "data_kind", "field 'data' must be an object", {"value_set": ["Object"]})
+    )
     rules.append(matches("invalid_time", "time_text", RFC3339, "time is not RFC 3339"))
     return rules
 
@@ -87,12 +99,27 @@ def mapping(source: Source, prefix: str) -> Mapping:
             chosen.append((_present(kind, text), kind, text))
         cols[f"{role}_kind"] = f"multiIf({', '.join(f'{p}, {k}' for p, k, _ in chosen)}, {NULL_TEXT})"
         cols[f"f_{role}"] = f"multiIf({', '.join(f'{p}, {t}' for p, _, t in chosen)}, {NULL_TEXT})"
-    cols.update(specversion=line.string(("specversion",), ("'specversion'",)), id="f_id", source="f_source",
-                ce_type="f_type", subject="f_subject", time_text="f_time")
+    cols.update(
+        specversion=line.string(("specversion",), ("'specversion'",)),
+        id="f_id",
+        source="f_source",
+        ce_type="f_type",
+        subject="f_subject",
+        time_text="f_time",
+    )
     cols["type"] = fields.event_type("ce_type")
     cols["time"] = "parseDateTime64BestEffortOrNull(time_text, 6, 'UTC')"
     cols["tenant_id"] = "subject"
     cols["data"] = line.object(("data",), ("'data'",), "'{}'")
     cols["data_kind"] = line.kind(("data",), ("'data'",))
-    return Mapping(cols, fields.params, _rules(), attributed=False, line=line.columns, line_ok=line.ok,
-                   records=RECORDS, records_when=BATCH, parse_detail=PARSE_DETAIL)
+    return Mapping(
+        cols,
+        fields.params,
+        _rules(),
+        attributed=False,
+        line=line.columns,
+        line_ok=line.ok,
+        records=RECORDS,
+        records_when=BATCH,
+        parse_detail=PARSE_DETAIL,
+    )

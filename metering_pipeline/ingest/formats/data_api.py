@@ -45,10 +45,13 @@ def _string_roles(source: Source) -> list[str]:
 
 def _rules(source: Source) -> list[Rule]:
     rules = [not_null("missing_field", f"f_{role}", f"{role} is missing or blank") for role in REQUIRED]
-    rules += [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{role}_kind", f"{role} must be a JSON string",
-                   {"value_set": ["String"]}) for role in _string_roles(source)]
-    rules.append(Rule("invalid_field", "ExpectColumnValuesToBeInSet", "usage_kind", "usage must be a JSON number",
-                      {"value_set": NUMBER_KINDS}))
+    rules += [
+        Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{role}_kind", f"{role} must be a JSON string", {"value_set": ["String"]})
+        for role in _string_roles(source)
+    ]
+    rules.append(
+        Rule("invalid_field", "ExpectColumnValuesToBeInSet", "usage_kind", "usage must be a JSON number", {"value_set": NUMBER_KINDS})
+    )
     rules.append(matches("invalid_time", "f_timestamp", TIMESTAMP, "timestamp is not UTC with 0, 3, 6 or 9 fraction digits"))
     rules.append(not_null("invalid_value", "usage", "usage is not an int64 integer"))
     return rules

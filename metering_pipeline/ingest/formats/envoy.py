@@ -49,32 +49,48 @@ def unset_members(record: str) -> str:
 
 # The JSON types Envoy writes: strings for these roles in both generations; counts as strings
 # (first generation) or numbers (typed). Anything else was not written by Envoy: invalid_field.
-STRING_ROLES = ("start_time", "protocol", "method", "request_id", "authority", "route_name", "upstream_cluster",
-                "response_flags")
+STRING_ROLES = ("start_time", "protocol", "method", "request_id", "authority", "route_name", "upstream_cluster", "response_flags")
 COUNT_ROLES = ("bytes_sent", "bytes_received", "duration", "response_code")
 COUNT_KINDS = ["String", "Int64", "UInt64", "Double"]
 
 
 def _type_rules(source: Source) -> list:
     mapped = [role for role in (*STRING_ROLES, *COUNT_ROLES) if role in source.fields]
-    return [Rule("invalid_field", "ExpectColumnValuesToBeInSet", f"{role}_kind",
-                 f"{role} must be a JSON {'string' if role in STRING_ROLES else 'number or numeric string'}",
-                 {"value_set": ["String"] if role in STRING_ROLES else COUNT_KINDS}) for role in mapped]
+    return [
+        Rule(
+            "invalid_field",
+            "ExpectColumnValuesToBeInSet",
+            f"{role}_kind",
+            f"{role} must be a JSON {'string' if role in STRING_ROLES else 'number or numeric string'}",
+            {"value_set": ["String"] if role in STRING_ROLES else COUNT_KINDS},
+        )
+        for role in mapped
+    ]
 
 
 def _rules() -> list:
     return [
         not_null("missing_field", "f_start_time", "start_time is unset"),
-        matches("missing_field", "traffic", "^(http|tcp|conflict)$",
-                "neither HTTP nor TCP: no protocol, method, x-request-id, non-zero response_code or route kind says which"),
-        matches("invalid_field", "traffic", "^(http|tcp|unknown)$",
-                "HTTP and TCP signals disagree (protocol written unset or a tcp/tls/udp route kind, "
-                "yet a method, x-request-id, status or http/grpc route kind)"),
+        matches(
+            "missing_field",
+            "traffic",
+            "^(http|tcp|conflict)$",
+            "neither HTTP nor TCP: no protocol, method, x-request-id, non-zero response_code or route kind says which",
+        ),
+        matches(
+            "invalid_field",
+            "traffic",
+            "^(http|tcp|unknown)$",
+            "HTTP and TCP signals disagree (protocol written unset or a tcp/tls/udp route kind, "
+            "yet a method, x-request-id, status or http/grpc route kind)",
+        ),
         not_null("missing_field", "id", "x-request-id is unset on an HTTP line"),
         matches("invalid_time", "f_start_time", RFC3339, "start_time is not RFC 3339"),
         matches("invalid_field", "f_response_code", r"^[0-9]{1,3}$", "response_code is not an HTTP status"),
-        *(matches("invalid_value", f"f_{role}", COUNT, f"{role} is not a non-negative integer")
-          for role in ("bytes_sent", "bytes_received", "duration")),
+        *(
+            matches("invalid_value", f"f_{role}", COUNT, f"{role} is not a non-negative integer")
+            for role in ("bytes_sent", "bytes_received", "duration")
+        ),
         not_null("unattributed", "attr_key", "no attribution key: no role of the source's attribution_key matches its pattern"),
     ]
 
@@ -94,9 +110,11 @@ def _first_match(roles: tuple[str, ...], pattern: str, then) -> str:
 def _lookup_detail(roles: tuple[str, ...]) -> str:
     """What the key was looked up in, for an unattributed line's quarantine detail (ingest/hour.py)."""
     shown = ", ', ', ".join(f"'{role} ', if(f_{role} IS NULL, 'unset', concat('\"', f_{role}, '\"'))" for role in roles)
-    return (f"if({' AND '.join(f'f_{role} IS NULL' for role in roles)}, "
-            f"'no route: {' and '.join(roles)} {'are' if len(roles) > 1 else 'is'} unset (NR, route_not_found)', "
-            f"concat('no attribution key: the attribution_key pattern matches none of ', {shown}))")
+    return (
+        f"if({' AND '.join(f'f_{role} IS NULL' for role in roles)}, "
+        f"'no route: {' and '.join(roles)} {'are' if len(roles) > 1 else 'is'} unset (NR, route_not_found)', "
+        f"concat('no attribution key: the attribution_key pattern matches none of ', {shown}))"
+    )
 
 
 def mapping(source: Source, prefix: str) -> Mapping:
@@ -106,15 +124,20 @@ def mapping(source: Source, prefix: str) -> Mapping:
     for rule in _type_rules(source):
         cols[rule.column] = fields.kind(rule.column.removesuffix("_kind"))
     cols["route_kind"] = _first_match(("route_name", "upstream_cluster"), ROUTE_KIND, lambda v: f"extract({v}, {ROUTE_KIND})")
-    http = [("f_protocol IS NOT NULL", "protocol"), ("f_method IS NOT NULL", "method"),
-            ("f_request_id IS NOT NULL", "x-request-id"),
-            ("match(ifNull(f_response_code, ''), '^0*[1-9][0-9]*$')", "response_code"),
-            (f"route_kind IN {HTTP_KINDS}", "route kind")]
+    http = [
+        ("f_protocol IS NOT NULL", "protocol"),
+        ("f_method IS NOT NULL", "method"),
+        ("f_request_id IS NOT NULL", "x-request-id"),
+        ("match(ifNull(f_response_code, ''), '^0*[1-9][0-9]*$')", "response_code"),
+        (f"route_kind IN {HTTP_KINDS}", "route kind"),
+    ]
     tcp = [(f"{_written(fields, 'protocol')} AND f_protocol IS NULL", "protocol unset"), (f"route_kind IN {TCP_KINDS}", "route kind")]
     cols["http_signals"] = "arrayFilter(s -> s != '', [" + ", ".join(f"if({c}, '{n}', '')" for c, n in http) + "])"
     cols["tcp_signals"] = "arrayFilter(s -> s != '', [" + ", ".join(f"if({c}, '{n}', '')" for c, n in tcp) + "])"
-    cols["traffic"] = ("multiIf(notEmpty(http_signals) AND notEmpty(tcp_signals), 'conflict', "
-                       "notEmpty(http_signals), 'http', notEmpty(tcp_signals), 'tcp', 'unknown')")
+    cols["traffic"] = (
+        "multiIf(notEmpty(http_signals) AND notEmpty(tcp_signals), 'conflict', "
+        "notEmpty(http_signals), 'http', notEmpty(tcp_signals), 'tcp', 'unknown')"
+    )
     # A conflicting line keeps the HTTP type (never TCP) and is quarantined by its rule; an unknown one has none.
     cols["raw_type"] = "multiIf(traffic = 'tcp', 'tcp', traffic = 'unknown', NULL, 'http')"
     cols["type"] = fields.event_type("raw_type")
@@ -123,24 +146,30 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["time"] = "parseDateTime64BestEffortOrNull(f_start_time, 6, 'UTC')"
     pattern = fields.bind("key_pattern", key.pattern)
     cols["attr_from"] = _first_match(key.roles, pattern, lambda v: v)
-    kind = (fields.bind("key_kind", key.kind) if key.kind else
-            f"regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_kind_group:UInt16}})")
+    kind = (
+        fields.bind("key_kind", key.kind)
+        if key.kind
+        else f"regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_kind_group:UInt16}})"
+    )
     fields.params[f"{prefix}_kind_group"], fields.params[f"{prefix}_key_group"] = key.kind_group, key.key_group
     cols["attr_key"] = f"nullIf(regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_key_group:UInt16}}), '')"
     cols["attr_kind"] = f"if(attr_key IS NULL, NULL, nullIf({kind}, ''))"
     cols["attr_lookup"] = _lookup_detail(key.roles)
     counts = {role: f"coalesce(f_{role}, '0')" for role in ("bytes_sent", "bytes_received", "duration")}
     seconds = f"if(match({counts['duration']}, '{COUNT}'), toString(toDecimal128({counts['duration']}, 3) / 1000), 'null')"
-    cols["data"] = record_json({
-        "protocol": json_string("f_protocol"),
-        "method": json_string("f_method"),
-        "authority": json_string("f_authority"),
-        "route": json_string("if(attr_key IS NULL, NULL, concat(attr_kind, '/', attr_key))"),
-        "response_code": json_integer("f_response_code"),
-        "response_flags": json_string("f_response_flags"),
-        "bytes_sent": json_integer(counts["bytes_sent"]),
-        "bytes_received": json_integer(counts["bytes_received"]),
-        "duration_ms": json_integer(counts["duration"]),
-        "duration_seconds": seconds,
-    }, unset_members(fields.line.record))
+    cols["data"] = record_json(
+        {
+            "protocol": json_string("f_protocol"),
+            "method": json_string("f_method"),
+            "authority": json_string("f_authority"),
+            "route": json_string("if(attr_key IS NULL, NULL, concat(attr_kind, '/', attr_key))"),
+            "response_code": json_integer("f_response_code"),
+            "response_flags": json_string("f_response_flags"),
+            "bytes_sent": json_integer(counts["bytes_sent"]),
+            "bytes_received": json_integer(counts["bytes_received"]),
+            "duration_ms": json_integer(counts["duration"]),
+            "duration_seconds": seconds,
+        },
+        unset_members(fields.line.record),
+    )
     return Mapping(cols, fields.params, _rules() + _type_rules(source), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)

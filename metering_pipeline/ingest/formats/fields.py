@@ -78,11 +78,14 @@ class Fields:
         not map it to. `{type}` is the raw type itself, set whenever a type is read at all.
         Literal pieces and raw types are bound parameters, so a catalog value is never SQL.
         """
+
         def render(templates: tuple[tuple[str, ...], ...], n: int) -> str:
             branches = []
             for j, parts in enumerate(templates):
-                pieces = [self.bind(f"t{n}_{j}_{i}", part) if i % 2 == 0 else
-                          (raw_type if part == "type" else f"f_{part}") for i, part in enumerate(parts)]
+                pieces = [
+                    self.bind(f"t{n}_{j}_{i}", part) if i % 2 == 0 else (raw_type if part == "type" else f"f_{part}")
+                    for i, part in enumerate(parts)
+                ]
                 text = f"concat({', '.join(pieces)}, '')"
                 roles = sorted({part for part in parts[1::2] if part != "type"})
                 if not roles:  # always applies; parse_templates allows this only as the last one
@@ -92,6 +95,7 @@ class Fields:
             else:
                 branches.append(NULL_TEXT)
             return f"multiIf({', '.join(branches)})" if len(branches) > 1 else branches[0]
+
         branches, fallback = [], raw_type
         for n, (raw, templates) in enumerate(self.source.event_types.items()):
             if raw == "*":

@@ -67,7 +67,9 @@ def record_json(derived: dict[str, str], members: str) -> str:
     repeats keeps its first occurrence only, as the JSON functions read it.
     """
     keys = "[" + ", ".join(f"'{key}'" for key in derived) + "]"
-    rest = (f"arrayStringConcat(arrayMap(m -> concat(',', toJSONString(m.1), ':', m.2), "
-            f"arrayFilter((m, i) -> NOT has({keys}, m.1) AND indexOf({members}.1, m.1) = i, "
-            f"{members}, arrayEnumerate({members}))))")
+    rest = (
+        f"arrayStringConcat(arrayMap(m -> concat(',', toJSONString(m.1), ':', m.2), "
+        f"arrayFilter((m, i) -> NOT has({keys}, m.1) AND indexOf({members}.1, m.1) = i, "
+        f"{members}, arrayEnumerate({members}))))"
+    )
     return json_object(derived, rest)

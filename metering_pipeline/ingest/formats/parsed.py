@@ -61,32 +61,51 @@ class ParsedLine:
 
     def raw(self, keys: tuple[str, ...], args: tuple[str, ...]) -> str:
         """`JSONExtractRaw(raw, *keys)`: the value's JSON text, '' when absent."""
-        return self._read(keys, args, lambda v: v, lambda path: f"JSONExtractRaw(raw, {path})",
-                          lambda v: f"{v} = '0' OR {_container(v)} OR {_quoted_integer(v)}")
+        return self._read(
+            keys,
+            args,
+            lambda v: v,
+            lambda path: f"JSONExtractRaw(raw, {path})",
+            lambda v: f"{v} = '0' OR {_container(v)} OR {_quoted_integer(v)}",
+        )
 
     def kind(self, keys: tuple[str, ...], args: tuple[str, ...]) -> str:
         """`nullIf(toString(JSONType(raw, *keys)), 'Null')`: 'String', 'Object', ...; NULL when absent or null."""
+
         def per_call(path: str) -> str:
             return f"nullIf(toString(JSONType(raw, {path})), 'Null')"
 
         def parsed(v: str) -> str:  # a number's type is not in its text: asked of the line
-            return (f"multiIf({v} = '', NULL, startsWith({v}, '\"'), 'String', startsWith({v}, '{{'), 'Object', "
-                    f"startsWith({v}, '['), 'Array', {v} IN ('true', 'false'), 'Bool', {v} = 'null', NULL, "
-                    f"{per_call(', '.join(args))})")
+            return (
+                f"multiIf({v} = '', NULL, startsWith({v}, '\"'), 'String', startsWith({v}, '{{'), 'Object', "
+                f"startsWith({v}, '['), 'Array', {v} IN ('true', 'false'), 'Bool', {v} = 'null', NULL, "
+                f"{per_call(', '.join(args))})"
+            )
+
         return self._read(keys, args, parsed, per_call, _quoted_integer)
 
     def string(self, keys: tuple[str, ...], args: tuple[str, ...]) -> str:
         """`JSONExtractString(raw, *keys)` when the value is a string, else NULL."""
-        return self._read(keys, args, lambda v: f"if(startsWith({v}, '\"'), {_content(v)}, NULL)",
-                          lambda path: f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), NULL)",
-                          _quoted_integer)
+        return self._read(
+            keys,
+            args,
+            lambda v: f"if(startsWith({v}, '\"'), {_content(v)}, NULL)",
+            lambda path: f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), NULL)",
+            _quoted_integer,
+        )
 
     def text(self, keys: tuple[str, ...], args: tuple[str, ...]) -> str:
         """catalog.sql.json_text: a string's content, else the value's JSON text; NULL when absent or null."""
-        return self._read(keys, args, lambda v: f"if(startsWith({v}, '\"'), {_content(v)}, nullIf(nullIf({v}, ''), 'null'))",
-                          lambda path: (f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), "
-                                        f"nullIf(nullIf(JSONExtractRaw(raw, {path}), ''), 'null'))"),
-                          lambda v: f"{v} = '0' OR {_container(v)}")
+        return self._read(
+            keys,
+            args,
+            lambda v: f"if(startsWith({v}, '\"'), {_content(v)}, nullIf(nullIf({v}, ''), 'null'))",
+            lambda path: (
+                f"if(JSONType(raw, {path}) = 'String', JSONExtractString(raw, {path}), "
+                f"nullIf(nullIf(JSONExtractRaw(raw, {path}), ''), 'null'))"
+            ),
+            lambda v: f"{v} = '0' OR {_container(v)}",
+        )
 
     def object(self, keys: tuple[str, ...], args: tuple[str, ...], otherwise: str) -> str:
         """`if(JSONType(raw, *keys) = 'Object', JSONExtractRaw(raw, *keys), otherwise)`."""

@@ -9,7 +9,6 @@ pkgutil namespace, so this plugin joins it like any installed adapter.
 from pathlib import Path
 
 from dbt.adapters.base import AdapterPlugin
-
 from dbt.adapters.chdb.connections import ChdbConnectionManager  # noqa: F401
 from dbt.adapters.chdb.credentials import ChdbCredentials
 from dbt.adapters.chdb.impl import ChdbAdapter

@@ -83,9 +83,7 @@ class ChdbClient(ChHttpClient):
         self._holds_lock = True
         try:
             logger.debug("Opening chDB at {}", credentials.path)
-            return clickhouse_connect.get_client(
-                interface="chdb", path=credentials.path, query_limit=0, settings=self._conn_settings
-            )
+            return clickhouse_connect.get_client(interface="chdb", path=credentials.path, query_limit=0, settings=self._conn_settings)
         except Exception:
             self._release_lock()
             raise

@@ -11,7 +11,7 @@ CHDB_SCHEME = "chdb://"
 def chdb_directory(path: str) -> str:
     """`/abs/dir` or `chdb:///abs/dir` (METERING_CLICKHOUSE_URL as is) -> absolute directory."""
     if path.startswith(CHDB_SCHEME):
-        path = path[len(CHDB_SCHEME):]
+        path = path[len(CHDB_SCHEME) :]
     if not path or path in ("memory", ":memory:"):
         raise ValueError("the chdb target needs a directory (chdb:///abs/dir); an in-memory engine dies with dbt")
     return os.path.abspath(os.path.expanduser(path))

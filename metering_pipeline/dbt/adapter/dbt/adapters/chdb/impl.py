@@ -1,6 +1,5 @@
-from dbt.adapters.clickhouse.impl import ClickHouseAdapter
-
 from dbt.adapters.chdb.connections import ChdbConnectionManager
+from dbt.adapters.clickhouse.impl import ClickHouseAdapter
 
 
 class ChdbAdapter(ClickHouseAdapter):
