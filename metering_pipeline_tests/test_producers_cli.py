@@ -7,10 +7,7 @@ the real code location: the run is green, every source reconciles line by line, 
 producer's meters have usage.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.samples import write_sample_hour
 from metering_pipeline_tests.fixtures.landing import FIXTURES, HOUR_PATH, fill_attribution_table
+from metering_pipeline_tests.support.cli import materialize_hour
 from metering_pipeline_tests.test_formats_ai_gateway import ROUTES as AI_ROUTES
 from metering_pipeline_tests.test_formats_envoy import ROUTES as ENVOY_ROUTES
 from metering_pipeline_tests.test_formats_istio import SERVICES as ISTIO_SERVICES
@@ -69,23 +67,7 @@ def test_every_producer_in_one_hour_through_the_cli(tmp_path):
     _land(landing)
     clickhouse = ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}")
     fill_attribution_table(clickhouse, ATTRIBUTION)
-    env = {
-        **os.environ,
-        "METERING_CLICKHOUSE_URL": clickhouse.url,
-        "METERING_LANDING_URL": str(landing),
-        "METERING_EXPORT_URL": str(tmp_path / "export"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }
-    Path(env["DAGSTER_HOME"]).mkdir()
-    dagster = Path(sys.executable).with_name("dagster")
-    completed = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "metering_pipeline.definitions", "--select", "*", "--partition", KEY],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    env = materialize_hour(tmp_path, landing, KEY, clickhouse_url=clickhouse.url)
 
     with clickhouse.get_client() as client:
         accepted = dict(client.query("SELECT source_file, count() FROM events GROUP BY source_file").result_rows)

@@ -29,20 +29,7 @@ rolled_up as (
 ),
 
 distinct_counts as (
-    select
-        {{ period_expr }} as {{ period_column }},
-        tenant_id,
-        billing_account_id,
-        meter,
-        event_type,
-        'unique_count' as aggregation,
-        unit,
-        dimensions,
-        toDecimal128(uniqExact(distinct_value), 9) as value,
-        count() as event_count,
-        sum(bytes) as bytes_ingested
-    from unique_meter_events
-    group by {{ period_column }}, tenant_id, billing_account_id, meter, event_type, unit, dimensions
+    {{ distinct_counts(period_column, period_expr) }}
 ),
 
 unioned as (
@@ -64,4 +51,24 @@ select
     cast(event_count, 'UInt64') as event_count,
     cast(bytes_ingested, 'UInt64') as bytes_ingested
 from unioned
+{%- endmacro %}
+
+
+{#- The one unique_count rule: uniqExact over the period's meter events, never a sum of finer counts.
+    `unique_meter_events` is a CTE of int_unique_meter_events rows already cut to what is recounted. -#}
+{% macro distinct_counts(period_column, period_expr, events='unique_meter_events') -%}
+    select
+        {{ period_expr }} as {{ period_column }},
+        tenant_id,
+        billing_account_id,
+        meter,
+        event_type,
+        'unique_count' as aggregation,
+        unit,
+        dimensions,
+        toDecimal128(uniqExact(distinct_value), 9) as value,
+        count() as event_count,
+        sum(bytes) as bytes_ingested
+    from {{ events }}
+    group by {{ period_column }}, tenant_id, billing_account_id, meter, event_type, unit, dimensions
 {%- endmacro %}

@@ -109,20 +109,7 @@ unique_meter_events as (
 ),
 
 distinct_counts as (
-    select
-        toStartOfMonth(hour) as month,
-        tenant_id,
-        billing_account_id,
-        meter,
-        event_type,
-        'unique_count' as aggregation,
-        unit,
-        dimensions,
-        toDecimal128(uniqExact(distinct_value), 9) as value,
-        count() as event_count,
-        sum(bytes) as bytes_ingested
-    from unique_meter_events
-    group by month, tenant_id, billing_account_id, meter, event_type, unit, dimensions
+    {{ distinct_counts('month', 'toStartOfMonth(hour)') }}
 ),
 
 unioned as (
