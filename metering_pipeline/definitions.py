@@ -10,7 +10,8 @@ configuration from the environment. Each module registers only what it owns.
 import dagster as dg
 
 from metering_pipeline.alerts import alert_resources, check_quota_file, usage_alerts
-from metering_pipeline.dbt import DBT_RESOURCE_KEY, build_dbt_assets, dbt_resource
+from metering_pipeline.dbt.assets import build_dbt_assets
+from metering_pipeline.dbt.resources import DBT_RESOURCE_KEY, dbt_resource
 from metering_pipeline.export.assets import BILLING_EXPORT, billing_export
 from metering_pipeline.freshness import build_freshness
 from metering_pipeline.ingest.assets import ingest

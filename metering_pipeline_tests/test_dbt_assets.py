@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from metering_pipeline.dbt import build_dbt_assets
+from metering_pipeline.dbt.assets import build_dbt_assets
 from metering_pipeline.dbt.prepare import ensure_manifest
 from metering_pipeline.partitions import hourly_partitions
 
@@ -42,7 +42,7 @@ def test_dbt_tests_are_asset_checks(assets_def):
 
 
 def test_definitions_load_with_the_dbt_assets(assets_def):
-    from metering_pipeline.dbt import dbt_resource
+    from metering_pipeline.dbt.resources import dbt_resource
     from metering_pipeline.resources import CatalogResource
 
     defs = dg.Definitions(

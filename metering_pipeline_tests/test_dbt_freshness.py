@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metering_pipeline.dbt import dbt_resource
 from metering_pipeline.dbt.prepare import ensure_manifest
+from metering_pipeline.dbt.resources import dbt_resource
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.warehouse.tables import ensure_tables
 

@@ -19,12 +19,13 @@ import yaml
 
 from metering_pipeline.catalog import load_catalog
 from metering_pipeline.catalog.model import DEFAULT_CATALOG
-from metering_pipeline.dbt import build_dbt_assets, dbt_resource, dbt_vars
+from metering_pipeline.dbt.assets import build_dbt_assets
 from metering_pipeline.dbt.prepare import ensure_manifest
-from metering_pipeline.dbt.resources import DBT_PROJECT_DIR, dbt_env
+from metering_pipeline.dbt.resources import DBT_PROJECT_DIR, dbt_env, dbt_resource
+from metering_pipeline.dbt.vars import dbt_vars
+from metering_pipeline.engine_lock import engine_lock
 from metering_pipeline.partitions import hour_window
 from metering_pipeline.resources import CatalogResource, ClickHouseResource
-from metering_pipeline.resources.engine_lock import engine_lock
 from metering_pipeline.usage.hour import build_usage_hour
 from metering_pipeline.warehouse.tables import ensure_tables
 
@@ -349,7 +350,7 @@ def test_daily_equals_hourly_test_fails_on_a_wrong_mart(runs, warehouse, catalog
 
 def test_the_adapter_holds_the_engine_lock_while_connected(tmp_path):
     from metering_pipeline.dbt.resources import ensure_adapter_importable
-    from metering_pipeline.resources.engine_lock import lock_path_for
+    from metering_pipeline.engine_lock import lock_path_for
 
     ensure_adapter_importable()
     from dbt.adapters.chdb.connections import ChdbClient

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from metering_pipeline.engine_lock import EngineBusyError, lock_path_for
 from metering_pipeline.resources import ClickHouseResource
-from metering_pipeline.resources.engine_lock import EngineBusyError, lock_path_for
 
 HOLDER = textwrap.dedent(
     """

@@ -16,8 +16,8 @@ import pytest
 
 from metering_pipeline.alerts import AlertWebhook, QuotasResource
 from metering_pipeline.catalog import load_catalog
-from metering_pipeline.dbt import dbt_resource
 from metering_pipeline.dbt.prepare import ensure_manifest
+from metering_pipeline.dbt.resources import dbt_resource
 from metering_pipeline.definitions import defs
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore

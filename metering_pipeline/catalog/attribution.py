@@ -7,14 +7,13 @@ with the same columns. Overlapping intervals for one key would make a record's a
 ambiguous, so they are refused.
 """
 
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from metering_pipeline.catalog.errors import CatalogError
+from metering_pipeline.warehouse.tables import IDENTIFIER
 
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT = ("kind", "key", "tenant_id", "billing_account_id")
 
@@ -74,7 +73,7 @@ def parse_attribution(raw) -> Attribution:
     if not isinstance(raw, dict) or set(raw) - {"entries", "table"}:
         raise CatalogError("attribution must be a mapping with 'entries' and/or 'table'")
     table = raw.get("table")
-    if table is not None and (not isinstance(table, str) or not TABLE_NAME.fullmatch(table)):
+    if table is not None and (not isinstance(table, str) or not IDENTIFIER.fullmatch(table)):
         raise CatalogError(f"attribution table must be a plain identifier: {table!r}")
     entries = tuple(_entry(item, i) for i, item in enumerate(raw.get("entries") or []))
     if clashing := overlaps(entries):

@@ -6,7 +6,6 @@ small retry policy on connect (`_connect_server`). Credentials never reach logs 
 """
 
 import math
-import re
 import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -17,9 +16,9 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from pydantic import Field
 from urllib3.util import Timeout
 
-from metering_pipeline.resources.engine_lock import engine_lock
+from metering_pipeline.engine_lock import engine_lock
+from metering_pipeline.warehouse.tables import IDENTIFIER
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 CONNECT_ATTEMPTS = 4
 # An hour streams through INSERT ... SELECT in blocks of this size instead of the default
 # 256 MiB squash per insert thread: the 5M-event hour's mapping peak drops by about half.
@@ -67,7 +66,7 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_client(self, purpose: str = "metering-pipeline"):
-        if not _IDENTIFIER.fullmatch(self.database):
+        if not IDENTIFIER.fullmatch(self.database):
             raise ValueError(f"METERING_DATABASE must be a plain identifier, got {self.database!r}")
         path = embedded_path(self.url)
         if path is None:

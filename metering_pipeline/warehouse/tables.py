@@ -6,6 +6,12 @@ Staging tables are created from the same DDL (same columns, partition key and so
 which `REPLACE PARTITION` requires.
 """
 
+import re
+
+# A database or table name a user configures (METERING_DATABASE, the catalog's attribution table):
+# a plain identifier, so it can never carry SQL, a path or a quote.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
 EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"

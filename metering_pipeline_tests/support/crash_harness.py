@@ -301,9 +301,9 @@ def install(plan: dict | None, trace_path: str) -> _Hooks:
     from clickhouse_connect.driver._chdbclient import ChdbClient
 
     from metering_pipeline.dbt.resources import MeteringDbtCliResource
+    from metering_pipeline.engine_lock import lock_path_for
     from metering_pipeline.resources import ClickHouseResource, LandingZone
     from metering_pipeline.resources.clickhouse import embedded_path
-    from metering_pipeline.resources.engine_lock import lock_path_for
     from metering_pipeline.resources.export_store import LocalObjects, S3Objects
 
     hooks = _Hooks(plan, trace_path)

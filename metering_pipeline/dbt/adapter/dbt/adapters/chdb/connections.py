@@ -5,11 +5,8 @@ directory open, the process holds the pipeline's `engine_lock` on it, so dbt and
 Dagster steps never open the directory at the same time; the last close releases it.
 """
 
-import importlib.util
-import sys
 import threading
 from contextlib import ExitStack
-from pathlib import Path
 
 import clickhouse_connect
 from dbt.adapters.clickhouse.connections import ClickHouseConnectionManager
@@ -18,34 +15,13 @@ from dbt.adapters.clickhouse.httpclient import ChHttpClient
 from dbt.adapters.clickhouse.logger import logger
 from dbt.adapters.exceptions import FailedToConnectError
 
-ENGINE_LOCK_MODULE = "metering_pipeline.resources.engine_lock"
+# A top-level module of the pipeline that imports nothing but the standard library: dbt's process
+# takes the same directory lock as the Dagster steps without importing Dagster.
+from metering_pipeline.engine_lock import EngineBusyError, engine_lock
 
 _lock_guard = threading.Lock()
 _lock_holders = 0
 _lock_stack: ExitStack | None = None
-
-
-def engine_lock_module():
-    """The pipeline's engine_lock module, without importing metering_pipeline.resources (and Dagster).
-
-    Loaded from its file under its real name, so a process that imports it normally later
-    (or did before) shares the one module and its reentrancy bookkeeping.
-    """
-    module = sys.modules.get(ENGINE_LOCK_MODULE)
-    if module is None:
-        package = importlib.util.find_spec("metering_pipeline")
-        if package is None or not package.origin:
-            raise ImportError("the chdb adapter needs the metering_pipeline package (its engine_lock)")
-        path = Path(package.origin).parent / "resources" / "engine_lock.py"
-        spec = importlib.util.spec_from_file_location(ENGINE_LOCK_MODULE, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[ENGINE_LOCK_MODULE] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(ENGINE_LOCK_MODULE, None)
-            raise
-    return module
 
 
 def _acquire(path: str, timeout: float) -> None:
@@ -53,7 +29,7 @@ def _acquire(path: str, timeout: float) -> None:
     with _lock_guard:
         if _lock_holders == 0:
             stack = ExitStack()
-            stack.enter_context(engine_lock_module().engine_lock(path, timeout, purpose="dbt"))
+            stack.enter_context(engine_lock(path, timeout, purpose="dbt"))
             _lock_stack = stack
         _lock_holders += 1
 
@@ -77,7 +53,7 @@ class ChdbClient(ChHttpClient):
     def _create_client(self, credentials):
         try:
             _acquire(credentials.path, credentials.lock_timeout_seconds)
-        except engine_lock_module().EngineBusyError as ex:
+        except EngineBusyError as ex:
             # The lock already waited its timeout: a dbt retry would only double the wait.
             raise FailedToConnectError(str(ex)) from ex
         self._holds_lock = True
