@@ -243,12 +243,13 @@ def _bad_variants(hour: datetime):
         ("malformed_json", lambda rng, k: f"proxy-{k % 8:02d} upstream timeout after 30000ms; retrying"),
         ("malformed_json", lambda rng, k: (lambda s: s[: len(s) // 2])(_dumps(e(rng)))),
         ("malformed_json", lambda rng, k: _dumps(e(rng, 2)).replace("user-001", "user-\udcff\udcfe")),
-        ("malformed_json", lambda rng, k: "[" + _dumps(e(rng)) + "]"),
+        # A CloudEvents JSON batch is a line too: one whose element is not an object is malformed whole.
+        ("malformed_json", lambda rng, k: "[" + _dumps(e(rng)) + ", 42]"),
         ("malformed_json", lambda rng, k: _dumps(e(rng)).replace('"bytes_sent":1234', '"bytes_sent":1e999')),
         ("missing_field", lambda rng, k: _dumps(_without(e(rng), _REQUIRED[k % len(_REQUIRED)]))),
         ("missing_field", lambda rng, k: _dumps(_with(e(rng, 1), subject=None))),
         ("invalid_field", lambda rng, k: _dumps(_with(e(rng), subject=40000 + k))),
-        ("invalid_field", lambda rng, k: _dumps(_with(e(rng), id=""))),
+        ("missing_field", lambda rng, k: _dumps(_with(e(rng), id=""))),  # blank is missing, in every format
         ("invalid_field", lambda rng, k: _dumps(_with(e(rng), specversion="0.3"))),
         ("invalid_field", lambda rng, k: _dumps(_with(e(rng, 1), data="H4sIAAAAAAAA/6tWSs7PS0nNS1eyUkpKLFKqBQAkxEgOEgAAAA=="))),
         ("invalid_time", lambda rng, k: _dumps(_with(e(rng), time="yesterday afternoon"))),
