@@ -19,6 +19,7 @@ from metering_pipeline.samples import write_sample_hour
 from metering_pipeline_tests.fixtures.landing import FIXTURES, HOUR_PATH, fill_attribution_table
 from metering_pipeline_tests.support.cli import check_outcomes, materialize_hour, unexpected_failures
 from metering_pipeline_tests.test_formats_ai_gateway import ROUTES as AI_ROUTES
+from metering_pipeline_tests.test_formats_data_api import T1, T2
 from metering_pipeline_tests.test_formats_envoy import ROUTES as ENVOY_ROUTES
 from metering_pipeline_tests.test_formats_istio import SERVICES as ISTIO_SERVICES
 
@@ -45,6 +46,8 @@ ATTRIBUTION = [
     *ISTIO_SERVICES,
     ("resource", "db-1", "acme", "ba-acme-1", SINCE, None),
     ("resource", "db-2", "globex", "ba-globex", SINCE, None),
+    ("resource", T1, "initech", "ba-initech", SINCE, None),
+    ("resource", T2, "umbrella", "ba-umbrella", SINCE, None),
     ("instance", "1001", "acme", "ba-acme-1", SINCE, None),
     ("instance", "2002", "globex", "ba-globex", SINCE, None),
 ]
@@ -77,6 +80,11 @@ def test_every_producer_in_one_hour_through_the_cli(tmp_path):
         assert any(f.startswith(f"{source}/") for f in accepted), f"{source}: nothing accepted"
         assert any(m.startswith(METERS[source]) for m in metered), f"{source}: no usage"
     assert set(quarantined) <= {"events", *LANDED}  # every broken fixture line is accounted for by its source
+    with clickhouse.get_client() as client:
+        real = client.command(  # the Data API's current release, as its serializer writes it (SOURCES.md): lines 1-13
+            "SELECT count() FROM quarantine WHERE endsWith(source_file, 'data_api-current-release.ndjson') AND line_no <= 13"
+        )
+    assert real == 0
     assert exported > 0
 
     checks = check_outcomes(env)
