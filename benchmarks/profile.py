@@ -89,7 +89,7 @@ def summarize(root, top_function: str = "ingest_hour") -> dict:
 def stage_profile(spec) -> dict:
     from pyinstrument import Profiler
 
-    from benchmarks.stages import _hour, _resources, _warm_gx, apply_experiments
+    from benchmarks.stages import _hour, _resources, _warm_gx, apply_experiments, reader_of
 
     apply_experiments(spec)
     from metering_pipeline.ingest.hour import ingest_hour
@@ -102,7 +102,7 @@ def stage_profile(spec) -> dict:
         profiler = Profiler(interval=spec.get("interval", 0.002))
         started = time.monotonic()
         profiler.start()
-        ingest_hour(client, landing, catalog, hour)
+        ingest_hour(client, landing, catalog, hour, reader=reader_of(landing))
         build_usage_hour(client, catalog, hour)
         profiler.stop()
         seconds = time.monotonic() - started

@@ -133,7 +133,18 @@ def _resources(spec):
     from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 
     clickhouse = ClickHouseResource(url=f"chdb://{spec['chdb']}", lock_timeout_seconds=60)
-    return clickhouse, LandingZone(url=spec["landing"]), CatalogResource(path=spec.get("catalog", "")).load()
+    return (
+        clickhouse,
+        LandingZone(url=spec["landing"], reader=spec.get("reader", "engine")),
+        CatalogResource(path=spec.get("catalog", "")).load(),
+    )
+
+
+def reader_of(landing) -> str:
+    """How the Dagster asset would read this landing zone on the embedded engine (ingest/engine.py)."""
+    from metering_pipeline.ingest.engine import reading_function
+
+    return reading_function(landing.reader, landing.on_s3, embedded=True)
 
 
 # --- stages --------------------------------------------------------------------------------------
@@ -225,7 +236,7 @@ def stage_ingest(spec) -> dict:
 
         client.query_arrow = query_arrow
         started = time.monotonic()
-        report = hour_module.ingest_hour(client, landing, catalog, _hour(spec))
+        report = hour_module.ingest_hour(client, landing, catalog, _hour(spec), reader=reader_of(landing))
         seconds = time.monotonic() - started
     functions.restore()
     split = {k: round(v, 3) for k, v in functions.seconds.items()}

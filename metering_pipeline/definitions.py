@@ -41,8 +41,13 @@ def with_policy(assets: list) -> list:
 
 def resources() -> dict:
     return {
-        "clickhouse": ClickHouseResource(url=setting("METERING_CLICKHOUSE_URL"), database=setting("METERING_DATABASE")),
-        "landing": LandingZone(url=setting("METERING_LANDING_URL")),
+        "clickhouse": ClickHouseResource(
+            url=setting("METERING_CLICKHOUSE_URL"),
+            database=setting("METERING_DATABASE"),
+            cluster=setting("METERING_CLICKHOUSE_CLUSTER"),
+            s3_collection=setting("METERING_CLICKHOUSE_S3_COLLECTION"),
+        ),
+        "landing": LandingZone(url=setting("METERING_LANDING_URL"), reader=setting("METERING_INGEST_READER")),
         "catalog": CatalogResource(path=setting("METERING_CATALOG")),
         "export_store": ExportStore(url=setting("METERING_EXPORT_URL")),
         DBT_RESOURCE_KEY: dbt_resource(setting("METERING_CLICKHOUSE_URL"), setting("METERING_DATABASE")),

@@ -18,9 +18,10 @@ import dagster as dg
 import pytest
 
 import metering_pipeline.resources.clickhouse as clickhouse_module
+from metering_pipeline.ingest import hour as hour_module
 from metering_pipeline.ingest import load as load_module
 from metering_pipeline.ingest.assets import ingest
-from metering_pipeline.resources import CatalogResource, ClickHouseResource
+from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.clickhouse import ClickHouseUnavailable
 from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline_tests.support.events import KEY, land, line
@@ -131,25 +132,29 @@ class LoadFailed(RuntimeError):
 
 
 @pytest.mark.slow
-def test_a_failure_mid_load_leaves_the_previous_hour_intact(clickhouse, landing, landing_dir, monkeypatch):
+@pytest.mark.parametrize("reader", ["python", "engine"])
+def test_a_failure_mid_load_leaves_the_previous_hour_intact(clickhouse, landing_dir, monkeypatch, reader):
+    """Python reader: the second file's load fails; engine: the second source's mapping (which reads its files) fails."""
     land(landing_dir, "a.ndjson", [line(f"e{i}") for i in range(20)] + ["not json"])
     land(landing_dir, "b.ndjson", [line(f"f{i}", subject="globex") for i in range(20)])
+    landing = LandingZone(url=str(landing_dir), reader=reader)
     resources = {"clickhouse": clickhouse, "landing": landing, "catalog": CatalogResource()}
     assert dg.materialize([ingest, usage_hourly], partition_key=KEY, resources=resources).success
     before = take_snapshot(clickhouse.url, None)
 
     land(landing_dir, "c.ndjson", [line(f"g{i}", subject="initech") for i in range(20)])  # the rerun would change the hour
-    original, calls = load_module._load_chunk, []
+    module, name = (load_module, "_load_chunk") if reader == "python" else (hour_module, "stage_mapped")
+    original, calls = getattr(module, name), []
 
     def failing(*args, **kwargs):
         calls.append(args[-1])
-        if len(calls) == 2:  # the second file: the first one is already in staging
+        if len(calls) == (2 if reader == "python" else 1):
             raise LoadFailed("connection lost in the middle of the load")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(load_module, "_load_chunk", failing)
+    monkeypatch.setattr(module, name, failing)
     result = dg.materialize([ingest, usage_hourly], partition_key=KEY, resources=resources, raise_on_error=False)
-    assert not result.success and len(calls) == 2
+    assert not result.success and calls
     after = take_snapshot(clickhouse.url, None)
     assert differences(before, after) == []  # events, quarantine, usage: the previous hour, untouched
     assert after.leftovers == []  # and the failed attempt's staging tables were dropped

@@ -7,7 +7,10 @@ accounted for (the `lines_reconcile` check).
 
 Tests run as root, where `chmod 000` does not stop a read; an unreadable file is simulated
 by making `open` raise PermissionError for that one path (and an I/O error mid-read by a
-stream that raises EIO), which is what the kernel would hand the reader.
+stream that raises EIO), which is what the kernel would hand the reader. Those faults are
+injected into the Python reader (`python_landing`), which is what reads such a file: the
+engine hands a file it cannot read to it (ingest/engine.py), and a file that changes under
+the engine fails the hour before anything is swapped (test_engine_read.py).
 """
 
 import errno
@@ -38,6 +41,11 @@ def materialize(clickhouse, landing) -> dg.ExecuteInProcessResult:
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["lines_reconcile"] is True
     return result
+
+
+@pytest.fixture
+def python_landing(landing_dir) -> LandingZone:
+    return LandingZone(url=str(landing_dir), reader="python")
 
 
 def faults(clickhouse) -> list[tuple]:
@@ -103,22 +111,22 @@ def test_file_deleted_between_listing_and_reading_is_quarantined(clickhouse, lan
     assert (meta["files"], meta["lines_read"], meta["quarantined_unreadable_file"]) == (2, 31, 1)
 
 
-def test_file_deleted_while_being_read_is_read_whole(clickhouse, landing, landing_dir, monkeypatch):
+def test_file_deleted_while_being_read_is_read_whole(clickhouse, python_landing, landing_dir, monkeypatch):
     land(landing_dir, "a.ndjson", GOOD)
     victim = land(landing_dir, "b.ndjson", VICTIM)
     wrap_open(monkeypatch, "b.ndjson", size=64 << 10, after_first=victim.unlink)  # unlinked, the open file stays readable
-    materialize(clickhouse, landing)
+    materialize(clickhouse, python_landing)
     assert not victim.exists() and faults(clickhouse) == []
     assert accepted(clickhouse, "victim-") == 3000 and accepted(clickhouse, "good-") == 30
 
 
-def test_file_truncated_while_being_read_quarantines_the_cut_line(clickhouse, landing, landing_dir, monkeypatch):
+def test_file_truncated_while_being_read_quarantines_the_cut_line(clickhouse, python_landing, landing_dir, monkeypatch):
     land(landing_dir, "a.ndjson", GOOD)
     victim = land(landing_dir, "b.ndjson", VICTIM)
     size = victim.stat().st_size
     cut = size // 2 + 17  # inside a line
     wrap_open(monkeypatch, "b.ndjson", size=64 << 10, after_first=lambda: os.truncate(victim, cut))
-    result = materialize(clickhouse, landing)
+    result = materialize(clickhouse, python_landing)
     body = victim.read_bytes()
     whole_lines = body.count(b"\n")
     assert accepted(clickhouse, "victim-") == whole_lines  # every whole line that was there when read
@@ -127,18 +135,18 @@ def test_file_truncated_while_being_read_quarantines_the_cut_line(clickhouse, la
     assert materialization_metadata(result, "accepted_events")["lines_read"] == 30 + whole_lines + 1
 
 
-def test_gzip_truncated_while_being_read_is_a_corrupt_file(clickhouse, landing, landing_dir, monkeypatch):
+def test_gzip_truncated_while_being_read_is_a_corrupt_file(clickhouse, python_landing, landing_dir, monkeypatch):
     land(landing_dir, "a.ndjson", GOOD)
     victim = land(landing_dir, "b.ndjson.gz", VICTIM)
     wrap_open(monkeypatch, "b.ndjson.gz", size=4 << 10, after_first=lambda: os.truncate(victim, victim.stat().st_size // 2))
-    materialize(clickhouse, landing)
+    materialize(clickhouse, python_landing)
     [(name, line_no, reason, detail)] = faults(clickhouse)
     decoded = accepted(clickhouse, "victim-")
     assert (name, reason) == (f"{HOUR_DIR}/b.ndjson.gz", "corrupt_file") and "gzip" in detail
     assert 0 < decoded < 3000 and line_no == decoded + 1  # the lines before the fault count; the fault is the next line
 
 
-def test_unreadable_file_is_quarantined_and_the_rest_loads(clickhouse, landing, landing_dir, monkeypatch):
+def test_unreadable_file_is_quarantined_and_the_rest_loads(clickhouse, python_landing, landing_dir, monkeypatch):
     land(landing_dir, "a.ndjson", GOOD)
     locked = land(landing_dir, "b.ndjson", VICTIM)
     real_open = open
@@ -149,16 +157,16 @@ def test_unreadable_file_is_quarantined_and_the_rest_loads(clickhouse, landing, 
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(landing_module, "open", guarded_open, raising=False)
-    materialize(clickhouse, landing)
+    materialize(clickhouse, python_landing)
     assert faults(clickhouse) == [(f"{HOUR_DIR}/b.ndjson", 1, "unreadable_file", "PermissionError: Permission denied")]
     assert accepted(clickhouse, "good-") == 30
 
 
-def test_io_error_mid_read_keeps_the_lines_before_it(clickhouse, landing, landing_dir, monkeypatch):
+def test_io_error_mid_read_keeps_the_lines_before_it(clickhouse, python_landing, landing_dir, monkeypatch):
     land(landing_dir, "a.ndjson", GOOD)
     land(landing_dir, "b.ndjson", VICTIM)
     wrap_open(monkeypatch, "b.ndjson", size=64 << 10, fail_after=3)
-    materialize(clickhouse, landing)
+    materialize(clickhouse, python_landing)
     [(_, line_no, reason, detail)] = faults(clickhouse)
     decoded = accepted(clickhouse, "victim-")
     assert reason == "unreadable_file" and detail == "OSError: Input/output error"

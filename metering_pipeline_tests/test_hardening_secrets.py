@@ -148,3 +148,43 @@ def test_no_secret_in_any_log_metadata_error_or_file(tmp_path, moto_server):
     # Everything the runs wrote: stdout/stderr, DAGSTER_HOME (SQLite storage, compute logs), warehouse, dbt logs.
     assert any((tmp_path / "home").rglob("*.db")) and any((tmp_path / "home" / "storage").rglob("*.err"))
     assert leaks(tmp_path) == []
+
+
+def test_no_secret_in_what_the_engine_is_sent_when_it_reads_s3(tmp_path, s3, monkeypatch):
+    """Engine-side reading (ingest/engine.py) hands the S3 landing zone to ClickHouse: the credentials must not travel
+    in any statement, since a server keeps every statement's text in system.query_log.
+
+    chDB has no system.query_log (UNKNOWN_TABLE), so every statement and its bound parameters are recorded at
+    clickhouse-connect's client, which is what a server would receive and log; where the engine has a query log
+    (a server), it is searched too.
+    """
+    import clickhouse_connect.driver.client as driver
+
+    from metering_pipeline.catalog import load_catalog
+    from metering_pipeline.ingest.hour import ingest_hour
+    from metering_pipeline.resources import ClickHouseResource, LandingZone
+    from metering_pipeline.samples import write_sample_hour as sample
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    local = tmp_path / "landing"
+    sample(local, hour_start(KEY), events=50)
+    for path in local.rglob("*.ndjson*"):
+        s3.client().put_object(Bucket=s3.bucket, Key=f"landing/{path.relative_to(local)}", Body=path.read_bytes())
+    sent = []
+    for method in ("command", "query", "query_arrow", "raw_query"):
+        original = getattr(driver.Client, method)
+
+        def recording(self, *args, _original=original, **kwargs):
+            sent.append(repr((args, kwargs)))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(driver.Client, method, recording)
+    with ClickHouseResource(url=f"chdb://{tmp_path / 'ch'}").get_client() as client:
+        report = ingest_hour(client, LandingZone(url=s3.url("landing"), region=s3.region), load_catalog(), hour_start(KEY), reader="s3")
+        try:
+            sent.append(repr(client.query("SELECT query FROM system.query_log").result_rows))
+        except Exception as exc:
+            assert "UNKNOWN_TABLE" in str(exc)  # chDB: no query log; the recorded statements stand for it
+    assert report.engine_files == report.files > 0 and report.accepted > 0
+    assert any("s3(" in statement for statement in sent)  # the engine really read S3
+    assert not [s for s in sent if any(form in s for form in SECRETS["AWS secret key"])]

@@ -9,6 +9,7 @@ catalog load, because a large table is only seen at ingest.
 from datetime import datetime
 
 from metering_pipeline.catalog import Attribution
+from metering_pipeline.warehouse.tables import create_table
 
 ATTRIBUTION_TABLE_COLUMNS = (
     "kind String, key String, tenant_id String, billing_account_id String, "
@@ -34,11 +35,8 @@ class AttributionError(RuntimeError):
 
 
 def ensure_attribution_table(client, name: str) -> None:
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS {{table:Identifier}} ({ATTRIBUTION_TABLE_COLUMNS}) "
-        "ENGINE = MergeTree ORDER BY (kind, key, valid_from)",
-        parameters={"table": name},
-    )
+    """`name` is the catalog's attribution table, a checked identifier (catalog/attribution.py)."""
+    create_table(client, name, ATTRIBUTION_TABLE_COLUMNS, "MergeTree ORDER BY (kind, key, valid_from)")
 
 
 def stage_attribution(client, area, attribution: Attribution, window: tuple[datetime, datetime]) -> str:

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 
 from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.model import Catalog
-from metering_pipeline.warehouse.tables import create_ddl
+from metering_pipeline.warehouse.tables import create_table
 
 PUBLISHED_METERS = "published_meters"
 _COLUMNS = ["name", "unit", "event_type", "aggregation", "catalog_digest", "recorded_at"]
-_DDL = create_ddl(
-    PUBLISHED_METERS,
+_DDL = (
     "name String, unit String, event_type String, aggregation String, catalog_digest String, recorded_at DateTime('UTC')",
     "MergeTree ORDER BY name",
 )
@@ -42,7 +41,7 @@ def published_changes(catalog: Catalog, recorded: dict[str, str]) -> list[str]:
 
 
 def recorded_published(client) -> dict[str, str]:
-    client.command(_DDL)
+    create_table(client, PUBLISHED_METERS, *_DDL)
     rows = client.query(f"SELECT name, argMin(unit, recorded_at) FROM `{PUBLISHED_METERS}` GROUP BY name").result_rows
     return dict(rows)
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from metering_pipeline.export.amounts import Amount, UsageKey
 from metering_pipeline.export.chunks import PlannedObject
 from metering_pipeline.warehouse.tables import create_table
+from metering_pipeline.warehouse.topology import dedup_token
 
 LEDGER = "export_ledger"
 REVISIONS = "export_revisions"
@@ -148,12 +149,14 @@ def commit(client, hour: datetime, revision: int, rows: list[list], manifest_key
     if revision in taken or revision != (max(taken) + 1 if taken else 0):
         raise ConcurrentExport(f"revision {revision} of {hour:%Y-%m-%d %H:00} conflicts with committed {sorted(taken)}")
     now = datetime.now(UTC).replace(microsecond=0)
+    token = f"{hour:%Y%m%d%H}-{revision}"  # a retried commit of this revision is one insert, whatever its `now`
     if rows:
-        client.insert(LEDGER, [row + [now] for row in rows], column_names=LEDGER_COLUMNS)
+        client.insert(LEDGER, [row + [now] for row in rows], column_names=LEDGER_COLUMNS, settings=dedup_token(client, f"ledger-{token}"))
     client.insert(
         REVISIONS,
         [[hour, revision, len(rows), objects, manifest_key, catalog_hash, now]],
         column_names=REVISION_COLUMNS,
+        settings=dedup_token(client, f"revision-{token}"),
     )
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from metering_pipeline.ingest.engine import reading_function
 from metering_pipeline.ingest.hour import ingest_hour
 from metering_pipeline.ingest.metadata import check_results, check_specs, events_metadata
 from metering_pipeline.partitions import hour_start, run_partition_keys
@@ -35,11 +36,16 @@ def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, la
     loaded = catalog.load()
     reports = []
     keys = run_partition_keys(context)
+    reader = reading_function(landing.reader, landing.on_s3, clickhouse.is_embedded, clickhouse.cluster)
     with clickhouse.get_client(purpose=f"ingest run {context.run.run_id}") as client:
         if dropped := drop_stale_staging(client):
             context.log.warning("dropped %d staging tables left by killed runs", dropped)
         for key in keys:
-            report = ingest_hour(client, landing, loaded, hour_start(key))
+            report = ingest_hour(
+                client, landing, loaded, hour_start(key), reader=reader, cluster=clickhouse.cluster, collection=clickhouse.s3_collection
+            )
+            for name, why in report.fallback.items():
+                context.log.warning("%s: %s read by the Python reader: %s", key, name, why)
             context.log.info(
                 "%s: %d lines, %d accepted, %d duplicates, %d quarantined",
                 key,

@@ -21,10 +21,11 @@ import pyarrow as pa
 from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
+from metering_pipeline.ingest.engine import EngineRead, LandingChanged, census, engine_read, oversized_detail, raw_head
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
-from metering_pipeline.ingest.reader import KEEP_RAW_BYTES
+from metering_pipeline.ingest.reader import KEEP_RAW_BYTES, MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES
 from metering_pipeline.resources.landing import LandingZone, landing_digest
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
@@ -58,6 +59,8 @@ class HourReport:
     seconds: float = 0.0
     rules: list[RuleOutcome] = field(default_factory=list)
     fingerprint: str = ""  # landing_digest of the hour's file set
+    engine_files: int = 0  # files ClickHouse read in place (ingest/engine.py)
+    fallback: dict[str, str] = field(default_factory=dict)  # files the Python reader read instead, and why
 
     @property
     def quarantined_total(self) -> int:
@@ -103,10 +106,11 @@ def _accepted_counts_sql(events: str) -> str:
     )
 
 
-def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -> tuple[str, dict]:
-    """Each source's rejected lines in one pass over `lines`: those GX judged (their verdict), and
+def _quarantine_sql(sources: list, relation, verdicts: str, quarantine: str, max_line: int) -> tuple[str, dict]:
+    """Each source's rejected lines in one pass over its lines: those GX judged (their verdict),
     malformed ones, which are exactly the lines that left no row in the source's mapped table
-    (found by that absence, so no line is parsed again here).
+    (found by that absence, so no line is parsed again here), and, when the engine read the
+    file, lines over max_line (the Python reader quarantines those before they are stored).
 
     An `unattributed` line's detail names what was looked up, read off its mapped row (the first
     unattributed event of the line): the kind, key and time that no entry covers, or, when no key
@@ -114,8 +118,10 @@ def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -
     sought) if it has one. A rule's detail is one text for every line, and "no entry covers this
     key" does not tell an operator which entry to add.
     """
-    parts = []
-    for i, (_, mapping, mapped) in enumerate(sources):
+    parts, params = [], {"qmax": max_line}
+    for i, (source, mapping, mapped) in enumerate(sources):
+        lines, relation_params = relation(source.name, True)
+        params.update(relation_params)
         detail, join = f"ifNull(v.detail, {mapping.parse_detail})", ""
         if mapping.attributed:
             lookup = "attr_lookup" if "attr_lookup" in mapping.columns else "''"
@@ -131,27 +137,31 @@ def _quarantine_sql(sources: list, lines: str, verdicts: str, quarantine: str) -
                 "formatDateTime(u.at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')), "
                 f"u.looked != '', u.looked, {detail})"
             )
+        oversized = "length(l.raw) > {qmax:UInt64}"
         parts.append(
-            f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, ifNull(v.reason, 'malformed_json'), "
-            f"{detail}, substring(raw, 1, {KEEP_RAW_BYTES}), length(raw), "
-            f"{{loaded_at:DateTime('UTC')}} FROM `{lines}` AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
+            f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, "
+            f"if({oversized}, 'oversized', ifNull(v.reason, 'malformed_json')), "
+            f"if({oversized}, {oversized_detail('l.raw')}, {detail}), {raw_head('raw')}, length(raw), "
+            f"{{loaded_at:DateTime('UTC')}} FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
             f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
         )
+        params[f"q{i}"] = source.name
     sql = (
         f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at) "
         + " UNION ALL ".join(parts)
     )
-    return sql, {f"q{i}": source.name for i, (source, _, _) in enumerate(sources)}
+    return sql, params
 
 
-def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: str, window, report: HourReport) -> list:
+def _map_sources(client, area, catalog: Catalog, present, relation, verdicts: str, window, report: HourReport) -> list:
     """Map, attribute and validate each source that has lines; verdicts go to `verdicts`."""
     attribution, done = None, []
     for index, source in present:
         mapping = format_mapping(source, f"s{index}")
         if mapping.attributed and attribution is None:
             attribution = stage_attribution(client, area, catalog.attribution, window)
-        params = {**mapping.params, "mapped_source": source.name}
+        lines, relation_params = relation(source.name, False)
+        params = {**mapping.params, **relation_params, "mapped_source": source.name}
         mapped = stage_mapped(client, area, f"mapped_{index}", mapped_sql(mapping, lines, attribution), params)
         types = present_types(client, mapped)
         rules = rules_for(mapping.rules, catalog, window, mapping.attributed, types)
@@ -167,26 +177,70 @@ def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: 
     return done
 
 
-def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, **limits) -> HourReport:
-    """Rebuild `events` and `quarantine` for one hour from whatever its landing folders hold now."""
+def _relations(read: EngineRead | None, lines: str, sources: list[str], loaded_any: bool):
+    """relation(source, rejected) -> the SQL a source's lines are read from, and its parameters: the `lines`
+    work table (Python reader), the engine reading the files in place, or both (files that fell back)."""
+    prefixes = {name: f"e{k}_" for k, name in enumerate(sources)}
+
+    def relation(source: str, rejected: bool) -> tuple[str, dict]:
+        if read is None:
+            return f"`{lines}`", {}
+        parts, params = [], {}
+        if read.files.get(source):
+            sql, params = read.relation(source, prefixes[source], rejected)
+            parts.append(sql)
+        if loaded_any or not parts:
+            parts.append(f"SELECT row, landing_source, source_file, line_no, raw FROM `{lines}`")
+        return "(" + " UNION ALL ".join(parts) + ")", params
+
+    return relation
+
+
+def ingest_hour(
+    client,
+    landing: LandingZone,
+    catalog: Catalog,
+    hour: datetime,
+    reader: str = "python",
+    cluster: str = "",
+    collection: str = "",
+    **limits,
+) -> HourReport:
+    """Rebuild `events` and `quarantine` for one hour from whatever its landing folders hold now.
+
+    `reader` is how the landing files are read: "python" (reader.py into a `lines` work table),
+    or the engine's table function reading them in place, "file", "s3" or "s3Cluster"
+    (engine.py; `cluster` names the cluster, `collection` a server's named collection holding
+    the S3 credentials). The engine hands the files it cannot treat exactly like the Python
+    reader to it, file by file (`HourReport.fallback`).
+    """
     started = time.monotonic()
     report = HourReport(hour=hour)
     ensure_tables(client, EVENTS, QUARANTINE)
     enforce_published(client, catalog)
     loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     params = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
+    max_line = limits.get("max_line", MAX_LINE_BYTES)
     with staging(client) as area:
         lines = area.table("lines", LINES_COLUMNS)
         verdicts = area.table("verdicts", "row UInt64, reason LowCardinality(String), detail String")
         events, quarantine = area.like(EVENTS), area.like(QUARANTINE)
-        landed = [(s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)]
-        loaded = load_files(client, landing, landed, lines, **limits)
+        landed = sorted(((s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)), key=lambda p: p[1].name)
+        read = None
+        if reader != "python":
+            read = engine_read(landing, landed, hour, reader, cluster, collection, max_line)
+            census(client, read, limits.get("max_decompressed", MAX_DECOMPRESSED_BYTES))
+            report.engine_files, report.fallback = len(read.engine_files), dict(read.fallback)
+        loaded = load_files(client, landing, landed, lines, only=None if read is None else set(read.fallback), **limits)
         report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
         report.fingerprint = landing_digest(loaded.files)
         per_source = dict(client.query(f"SELECT landing_source, count() FROM `{lines}` GROUP BY landing_source").result_rows)
+        for source, count in (read.lines if read else {}).items():
+            per_source[source] = per_source.get(source, 0) + count
         report.lines_read = sum(per_source.values()) + len(loaded.early)
+        relation = _relations(read, lines, [s.name for s in catalog.sources], loaded_any=bool(read and read.fallback))
         present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]
-        done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
+        done = _map_sources(client, area, catalog, present, relation, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
         if done:
             client.command(
@@ -194,7 +248,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
                 parameters=params,
                 settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES},
             )
-            sql, names = _quarantine_sql(done, lines, verdicts, quarantine)
+            sql, names = _quarantine_sql(done, relation, verdicts, quarantine, max_line)
             client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
@@ -204,10 +258,20 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         report.accepted, report.duplicates = accepted_lines, valid - accepted_lines
         for reason, count in client.query(f"SELECT reason, count() FROM `{quarantine}` GROUP BY reason").result_rows:
             report.quarantined[reason] = count
+        if read is not None:
+            _unchanged(landing, read, hour)
         swap_partition(client, EVENTS, events, hour)
         swap_partition(client, QUARANTINE, quarantine, hour)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _unchanged(landing: LandingZone, read: EngineRead, hour: datetime) -> None:
+    """The engine read each file three times (engine.py): refuse the hour if one changed or vanished meanwhile."""
+    now = {f.name: f for source in read.files for f in landing.list_hour(source, hour)}
+    changed = sorted(f.landed.name for f in read.engine_files if now.get(f.landed.name) != f.landed)
+    if changed:
+        raise LandingChanged(f"landing files changed while the hour was read; rerun the hour: {', '.join(changed[:5])}")
 
 
 def _insert_early(client, quarantine: str, early, hour: datetime, loaded_at: datetime) -> None:

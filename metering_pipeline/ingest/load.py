@@ -73,12 +73,18 @@ class _Batch:
         self.tables, self.size = [], 0
 
 
-def load_files(client, landing: LandingZone, sources: list[tuple[str, LandingFile]], lines: str, **limits) -> LoadReport:
-    """Load every (landing source, file) pair, in name order, into the `lines` staging table (LINES_COLUMNS)."""
+def load_files(
+    client, landing: LandingZone, sources: list[tuple[str, LandingFile]], lines: str, only: set[str] | None = None, **limits
+) -> LoadReport:
+    """Load every (landing source, file) pair, in name order, into the `lines` staging table (LINES_COLUMNS).
+
+    With `only`, just the files of those names are read (the engine reads the others,
+    ingest/engine.py); each keeps its index among all the pairs, so `row` orders them all.
+    """
     ordered = sorted(sources, key=lambda pair: pair[1].name)
     report = LoadReport(files=[landed for _, landed in ordered], stored_bytes=sum(landed.size for _, landed in ordered))
     batch = _Batch(client, lines)
-    for file_index, landing_source, landed, item in prefetch(_read(landing, ordered, limits)):
+    for file_index, landing_source, landed, item in prefetch(_read(landing, ordered, limits, only)):
         if isinstance(item, Chunk):
             _load_chunk(batch, file_index, landing_source, landed.name, item)
         elif isinstance(item, Oversized):
@@ -101,9 +107,11 @@ def load_files(client, landing: LandingZone, sources: list[tuple[str, LandingFil
     return report
 
 
-def _read(landing: LandingZone, ordered: list[tuple[str, LandingFile]], limits: dict):
+def _read(landing: LandingZone, ordered: list[tuple[str, LandingFile]], limits: dict, only: set[str] | None):
     """(file index, landing source, file, item) for each file's chunks and faults; item is the error if it cannot be opened."""
     for file_index, (landing_source, landed) in enumerate(ordered):
+        if only is not None and landed.name not in only:
+            continue
         try:
             stream = landing.open(landed)
         except (OSError, FileVanished) as exc:

@@ -22,9 +22,12 @@ def events_metadata(reports: list[HourReport]) -> dict:
         "quarantined": sum(r.quarantined_total for r in reports),
         "files": sum(r.files for r in reports),
         "bytes_read": sum(r.bytes_read for r in reports),
+        "files_read_by_engine": sum(r.engine_files for r in reports),
+        "files_read_by_fallback": sum(len(r.fallback) for r in reports),
         "tenants": max((r.tenants for r in reports), default=0),
         "duration_seconds": round(sum(r.seconds for r in reports), 3),
         "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): r.fingerprint for r in reports}),
+        "fallback_files": dg.MetadataValue.json({partition_key_for(r.hour): r.fallback for r in reports if r.fallback}),
     }
     metadata.update(
         {

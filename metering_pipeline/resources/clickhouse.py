@@ -18,6 +18,7 @@ from urllib3.util import Timeout
 
 from metering_pipeline.engine_lock import engine_lock
 from metering_pipeline.warehouse.tables import IDENTIFIER
+from metering_pipeline.warehouse.topology import cluster_of, on_cluster, with_cluster
 
 CONNECT_ATTEMPTS = 4
 # An hour streams through INSERT ... SELECT in blocks of this size instead of the default
@@ -59,6 +60,10 @@ class ClickHouseResource(dg.ConfigurableResource):
     connect_attempts: int = Field(default=CONNECT_ATTEMPTS, gt=0, description="Server only: connect attempts before failing")
     connect_backoff_seconds: float = Field(default=1.0, ge=0, description="Server only: wait after the first failed attempt; doubles")
     query_timeout_seconds: float = Field(default=300.0, gt=0, description="Server only: read timeout of every statement")
+    cluster: str = Field(default="", description="Server only: the cluster whose nodes read an S3 landing zone (s3Cluster)")
+    s3_collection: str = Field(
+        default="", description="Server only: a named collection on the server holding the landing zone's S3 credentials"
+    )
 
     @property
     def is_embedded(self) -> bool:
@@ -68,9 +73,11 @@ class ClickHouseResource(dg.ConfigurableResource):
     def get_client(self, purpose: str = "metering-pipeline"):
         if not IDENTIFIER.fullmatch(self.database):
             raise ValueError(f"METERING_DATABASE must be a plain identifier, got {self.database!r}")
+        if self.cluster and not IDENTIFIER.fullmatch(self.cluster):
+            raise ValueError(f"METERING_CLICKHOUSE_CLUSTER must be a plain identifier, got {self.cluster!r}")
         path = embedded_path(self.url)
         if path is None:
-            client = self._connect_server()
+            client = with_cluster(self._connect_server(), self.cluster)
             yield from self._session(client)
             return
         with engine_lock(path, self.lock_timeout_seconds, purpose):
@@ -79,7 +86,9 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     def _session(self, client):
         try:
-            client.command("CREATE DATABASE IF NOT EXISTS {db:Identifier}", parameters={"db": self.database})
+            client.command(
+                f"CREATE DATABASE IF NOT EXISTS {{db:Identifier}}{on_cluster(cluster_of(client))}", parameters={"db": self.database}
+            )
             client.database = self.database
             client.set_client_setting("min_insert_block_size_bytes", str(INSERT_BLOCK_BYTES))
             yield client

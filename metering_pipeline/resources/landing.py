@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,10 @@ from pydantic import Field, PrivateAttr
 from metering_pipeline.resources.s3 import s3_client, split_s3_url
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
+# What a folder may hold for the engine to read it through a glob: ClickHouse's glob characters
+# (* ? { }) have no escape, and an S3 URL's key is taken as written (no percent-encoding needed).
+_LOCAL_GLOB_SAFE = re.compile(r"[^*?{}\\]*")
+_S3_GLOB_SAFE = re.compile(r"[A-Za-z0-9._/=-]*")
 
 
 class FileVanished(Exception):
@@ -55,6 +60,10 @@ class LandingZone(dg.ConfigurableResource):
 
     url: str = Field(description="Local directory or s3://bucket/prefix")
     region: str | None = Field(default=None, description="AWS region for an S3 landing zone")
+    reader: str = Field(
+        default="engine",
+        description="engine: ClickHouse reads the files in place (file()/s3()); python: the pipeline's process reads them",
+    )
     # One client per resource instance: creating a boto3 client costs ~0.3 s, too much per file.
     _s3: object = PrivateAttr(default=None)
 
@@ -94,6 +103,25 @@ class LandingZone(dg.ConfigurableResource):
                 if "/" not in relative[len(prefix) :]:
                     found.append(LandingFile(relative, item["Size"], item["ETag"].strip('"')))
         return found
+
+    def engine_glob(self, source: str, hour: datetime) -> str | None:
+        """The glob under which ClickHouse's file() (local) or s3() finds the hour's files of `source`,
+        or None when the folder's own name would be read as a glob (ingest/engine.py reads it in Python then)."""
+        prefix = hour_prefix(source, hour)
+        if not self.on_s3:
+            folder = os.path.join(os.path.abspath(self.url), prefix)
+            return folder + "*" if _LOCAL_GLOB_SAFE.fullmatch(folder) else None
+        bucket, root = split_s3_url(self.url)
+        key = f"{root}/{prefix}" if root else prefix
+        endpoint = self._client().meta.endpoint_url.rstrip("/")
+        return f"{endpoint}/{bucket}/{key}*" if _S3_GLOB_SAFE.fullmatch(key) else None
+
+    def engine_path(self, landed: LandingFile) -> str:
+        """The file as the engine's `_path` virtual column names it."""
+        if not self.on_s3:
+            return os.path.join(os.path.abspath(self.url), landed.name)
+        bucket, root = split_s3_url(self.url)
+        return f"{bucket}/{root}/{landed.name}" if root else f"{bucket}/{landed.name}"
 
     def open(self, landed: LandingFile):
         """A binary stream of the file's stored (possibly compressed) bytes.

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from metering_pipeline.warehouse.tables import table_ddl
+from metering_pipeline.warehouse.topology import cluster_of, sync_replica
 
 STAGING_PREFIX = "_stage_"
 # Work tables live for one step and are read a few times, so merging their parts is wasted
@@ -67,7 +68,10 @@ def staging(client):
 
 
 def swap_partition(client, table: str, staged: str, hour: datetime) -> None:
-    """Replace `table`'s hour with the staged one; an empty staged hour empties it."""
+    """Replace `table`'s hour with the staged one; an empty staged hour empties it. On a cluster the replica
+    first fetches every part it lacks (warehouse/topology.py), so the swap is not taken from a partial table."""
+    if cluster_of(client):
+        client.command(sync_replica(table))
     client.command(
         f"ALTER TABLE `{table}` REPLACE PARTITION {{hour:DateTime('UTC')}} FROM `{staged}`",
         parameters={"hour": hour.replace(tzinfo=None)},

@@ -8,6 +8,8 @@ which `REPLACE PARTITION` requires.
 
 import re
 
+from metering_pipeline.warehouse.topology import cluster_of, on_cluster, replicated
+
 # A database or table name a user configures (METERING_DATABASE, the catalog's attribution table):
 # a plain identifier, so it can never carry SQL, a path or a quote.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -65,20 +67,21 @@ _SORT_KEYS = {
 }
 
 
-def create_ddl(name: str, columns: str, engine: str) -> str:
-    """The one shape of every CREATE TABLE the pipeline runs; each table's owner keeps its columns and engine."""
-    return f"CREATE TABLE IF NOT EXISTS `{name}` ({columns}) ENGINE = {engine}"
+def create_ddl(name: str, columns: str, engine: str, cluster: str = "") -> str:
+    """The one shape of every CREATE TABLE the pipeline runs; each table's owner keeps its columns and engine.
+    On a cluster (warehouse/topology.py) the table is created on every node, replicated."""
+    return f"CREATE TABLE IF NOT EXISTS `{name}`{on_cluster(cluster)} ({columns}) ENGINE = {replicated(engine, cluster)}"
 
 
 def create_table(client, name: str, columns: str, engine: str) -> None:
-    client.command(create_ddl(name, columns, engine))
+    client.command(create_ddl(name, columns, engine, cluster_of(client)))
 
 
-def table_ddl(table: str, name: str | None = None) -> str:
-    """CREATE TABLE for one of the pipeline's tables, optionally under another (staging) name."""
-    return create_ddl(name or table, _COLUMNS[table], f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}")
+def table_ddl(table: str, name: str | None = None, cluster: str = "") -> str:
+    """CREATE TABLE for one of the pipeline's tables, optionally under another (staging, always local) name."""
+    return create_ddl(name or table, _COLUMNS[table], f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}", cluster)
 
 
 def ensure_tables(client, *tables: str) -> None:
     for table in tables or tuple(_COLUMNS):
-        client.command(table_ddl(table))
+        client.command(table_ddl(table, cluster=cluster_of(client)))

@@ -14,7 +14,7 @@ PUT, every read from a landing file and the dbt invocation. A plan says at which
 the child SIGKILLs its own process group; a kill from inside is the same as a kill from
 outside at that instant (no finally block, no atexit, no flush runs). Plans:
 
-    {"kind": "read", "bytes": B}                      during file reads, once B landing bytes were read
+    {"kind": "read", "bytes": B}                      during the Python reader's file reads, once B landing bytes were read
     {"kind": "statement", "n": N, "when": "before"}   at the N-th ClickHouse statement of the run
     {"kind": "sql", "match": RE, "nth": K, "when": "after"}   at a named statement (REPLACE, ledger insert, ...)
     {"kind": "put", "n": K, "when": "after"}           between store PUTs (optionally `match` on the key)
@@ -636,8 +636,9 @@ NAMED_POINTS = (
 
 def plan_for(point: str, profile: Profile, rng: random.Random) -> dict:
     """The kill plan of a named point, its free parameter drawn from `rng` within the reference run's ranges."""
-    if point == "file reads":
-        return {"kind": "read", "bytes": rng.randrange(1, profile.landing_bytes)}
+    if point == "file reads":  # the engine reads the landing files (ingest/engine.py): a statement naming LineAsString
+        reads = r"(?s)^\s*(SELECT|INSERT)\b.*'LineAsString'"  # the census and the mapping; DESCRIBE reads nothing
+        return {"kind": "sql", "match": reads, "nth": rng.randint(1, 2), "when": rng.choice(("before", "after"))}
     if point == "ClickHouse load":
         return {"kind": "statement", "n": rng.randint(*profile.ingest_statements), "when": rng.choice(("before", "after"))}
     if point == "between the events and quarantine REPLACEs":

@@ -20,26 +20,20 @@ RECORD_STRIDE = 1 << 16  # exploded items per record, in `sub`
 def _lines(mapping: Mapping, lines: str) -> str:
     """The source's lines as `raw`, one row per JSON record a line holds (`Mapping.records`).
 
-    Only the lines `records_when` picks pay for the split (a batch is rare, plain lines are
-    the hour); the others are their own record.
+    `lines` is a relation with the columns of the `lines` work table (load.py), read once:
+    the table, or the engine reading the landing files in place (engine.py). Only the lines
+    `records_when` picks pay for the split (a batch is rare, plain lines are the hour); the
+    others are their own record.
     """
-    source = f"SELECT row, source_file, line_no, raw AS line FROM `{lines}` WHERE landing_source = {{mapped_source:String}}"
-    if mapping.records and mapping.records_when:
-        whole, split = f"{source} AND NOT ({mapping.records_when})", f"{source} AND ({mapping.records_when})"
-    elif mapping.records:
-        whole, split = "", source
-    else:
-        whole, split = source, ""
-    parts = []
-    if whole:
-        parts.append(f"SELECT row, source_file, line_no, length(line) AS line_bytes, toUInt32(1) AS record_no, line AS raw FROM ({whole})")
-    if split:
-        # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
-        parts.append(
-            f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw FROM ({split}) "
-            f"ARRAY JOIN {mapping.records} AS record, arrayEnumerate({mapping.records}) AS record_no"
-        )
-    return " UNION ALL ".join(parts)
+    source = f"SELECT row, source_file, line_no, raw AS line FROM {lines} WHERE landing_source = {{mapped_source:String}}"
+    if not mapping.records:
+        return f"SELECT row, source_file, line_no, length(line) AS line_bytes, toUInt32(1) AS record_no, line AS raw FROM ({source})"
+    records = f"if({mapping.records_when}, {mapping.records}, [line])" if mapping.records_when else mapping.records
+    # ARRAY JOIN, not LEFT: a line holding no record leaves no mapped row and is quarantined as malformed.
+    return (
+        f"SELECT row, source_file, line_no, length(line) AS line_bytes, record_no, record AS raw FROM ({source}) "
+        f"ARRAY JOIN {records} AS record, arrayEnumerate({records}) AS record_no"
+    )
 
 
 def _inner(mapping: Mapping, lines: str) -> str:
