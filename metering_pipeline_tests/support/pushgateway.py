@@ -1,0 +1,103 @@
+"""Debian's Prometheus Pushgateway on loopback for tests, and gateways that fail: one refusing
+connections (a port nobody listens on) and one that accepts and never answers."""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PushgatewayProcess:
+    """The real binary, persistence off, on a free loopback port; stopped by its own pid."""
+
+    def __init__(self, workdir: Path):
+        if not Path(BINARY).is_file():
+            pytest.fail(f"no {BINARY}: apt-get install prometheus-pushgateway (.ci/run installs it)")
+        self.port = free_port()
+        self.log = (workdir / "pushgateway.log").open("wb")
+        self.process = subprocess.Popen(
+            [BINARY, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file="],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.metrics_text()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"pushgateway did not start on port {self.port}") from None
+                time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            return response.read().decode("utf-8")
+
+    def samples(self, prefix: str = "metering_") -> dict[tuple[str, tuple], float]:
+        """{(sample name, sorted labels without the grouping key's job): value} of the pipeline's metrics."""
+        found = {}
+        for family in text_string_to_metric_families(self.metrics_text()):
+            for s in family.samples:
+                if s.name.startswith(prefix):
+                    labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "instance")))
+                    assert (s.name, labels) not in found, f"{s.name}{labels} exposed twice"
+                    found[(s.name, labels)] = s.value
+        return found
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class SilentGateway:
+    """Accepts connections and reads, never answers: a hung gateway."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.accepted = 0
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.held.append(connection)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
