@@ -15,8 +15,8 @@ from metering_pipeline.alerts import AlertWebhook, QuotasResource
 from metering_pipeline.dbt.paths import DBT_PROJECT_DIR
 from metering_pipeline.dbt.prepare import ensure_manifest
 from metering_pipeline.dbt.resources import dbt_resource
-from metering_pipeline.observability import Pushgateway
 from metering_pipeline.definitions import defs
+from metering_pipeline.observability import Pushgateway
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore

@@ -58,11 +58,12 @@ def observed_steps(entries: Iterable[dg.EventLogEntry], assets: Iterable[str]) -
                     step.partitions.add(materialization.partition)
                 step.metadata = {k: _plain(v) for k, v in materialization.metadata.items()}
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            checks.append(event.event_specific_data)
-    for evaluation in checks:
-        name = evaluation.asset_key.to_user_string()
-        if name in steps and not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            steps[name].failed_checks.add(evaluation.check_name)
+            checks.append((entry.step_key, event.event_specific_data))
+    for step_key, evaluation in checks:
+        step = steps.get(evaluation.asset_key.to_user_string())
+        # The step's own checks: a separate check step (freshness, judged on the wall clock) is not the step's outcome.
+        if step and step.step_key == step_key and not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            step.failed_checks.add(evaluation.check_name)
     for step in steps.values():
         step.started = times.get(step.step_key, {}).get("started")
         step.finished = times.get(step.step_key, {}).get("finished")
