@@ -150,4 +150,18 @@ def test_status_command_prints_the_hours(clickhouse, monkeypatch, capsys):
         "2026-11-22 11:00,2026-11-22T13:01:00Z,7,7,0,0,2026-11-22T12:06:00Z,0,yes",
         "2026-11-22 10:00,2026-11-22T11:05:00Z,10,6,1,3,2026-11-22T11:06:00Z,1,no",
     ]
+    assert main(["status", "--until", "2026-11-22T11:00", "--hours", "1"]) == 0
+    [header, row] = capsys.readouterr().out.splitlines()
+    assert header.split() == HEADER and row.split() == [
+        "2026-11-22",
+        "10:00",
+        "2026-11-22T11:05:00Z",
+        "10",
+        "6",
+        "1",
+        "3",
+        "2026-11-22T11:06:00Z",
+        "1",
+        "no",
+    ]
     assert main(["status", "--hours", "0"]) == 2
