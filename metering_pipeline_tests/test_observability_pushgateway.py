@@ -177,3 +177,20 @@ def test_no_gateway_configured_pushes_nothing(tmp_path, clickhouse, landing, lan
     result = materialize(_resources(tmp_path, clickhouse, landing, ""), [KEY], assets=(PIPELINE[0], pipeline_runs))
     [m] = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == PIPELINE_RUNS]
     assert m.materialization.metadata["pushed"].value is False and m.materialization.metadata["pushgateway_configured"].value is False
+
+
+@dg.asset_check(asset="accepted_events", description="a check of its own step, as the freshness checks are")
+def separate_failing_check() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR)
+
+
+def test_outcome_counts_the_steps_own_checks_only(tmp_path, clickhouse, landing, landing_dir):
+    """A check judged in another step (freshness, on the wall clock) does not make the ingest step's outcome."""
+    write_sample_hour(landing_dir, hour_start(KEY), events=10)
+    res = _resources(tmp_path, clickhouse, landing, "")
+    result = dg.materialize([PIPELINE[0], pipeline_runs, separate_failing_check], partition_key=KEY, resources=res)
+    assert result.success and not next(e for e in result.get_asset_check_evaluations() if e.check_name == "separate_failing_check").passed
+    with clickhouse.get_client() as client:
+        assert client.query(f"SELECT asset, outcome, failed_checks FROM {PIPELINE_RUNS}").result_rows == [
+            ("accepted_events", "success", [])
+        ]
