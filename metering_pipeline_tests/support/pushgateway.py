@@ -33,47 +33,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class PushgatewayProcess:
-    """The real binary, persistence off, on a free loopback port; stopped by its own pid."""
+class LoopbackServer:
+    """A Debian binary serving HTTP on a free loopback port, started and stopped by its own pid."""
 
-    def __init__(self, workdir: Path):
-        require_binary(BINARY, "prometheus-pushgateway")
+    def __init__(self, workdir: Path, binary: str, package: str, args: list[str], ready_path: str):
+        require_binary(binary, package)
         self.port = free_port()
-        self.log = (workdir / "pushgateway.log").open("wb")
+        self.log = (workdir / f"{Path(binary).name}.log").open("wb")
         self.process = subprocess.Popen(
-            [BINARY, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file="],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            [binary, f"--web.listen-address=127.0.0.1:{self.port}", *args], stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                self.metrics_text()
+                self.get(ready_path)
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"pushgateway did not start on port {self.port}") from None
+                    raise RuntimeError(f"{binary} did not start on port {self.port}") from None
                 time.sleep(0.1)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def metrics_text(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
             return response.read().decode("utf-8")
-
-    def samples(self, prefix: str = "metering_") -> dict[tuple[str, tuple], float]:
-        """{(sample name, sorted labels without the grouping key's job): value} of the pipeline's metrics."""
-        found = {}
-        for family in text_string_to_metric_families(self.metrics_text()):
-            for s in family.samples:
-                if s.name.startswith(prefix):
-                    labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "instance")))
-                    assert (s.name, labels) not in found, f"{s.name}{labels} exposed twice"
-                    found[(s.name, labels)] = s.value
-        return found
 
     def stop(self) -> None:
         self.process.terminate()
@@ -85,8 +72,26 @@ class PushgatewayProcess:
         self.log.close()
 
 
+class PushgatewayProcess(LoopbackServer):
+    """Debian's prometheus-pushgateway, persistence off."""
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir, BINARY, "prometheus-pushgateway", ["--persistence.file="], "/metrics")
+
+    def samples(self, prefix: str = "metering_") -> dict[tuple[str, tuple], float]:
+        """{(sample name, sorted labels without the grouping key's job): value} of the pipeline's metrics."""
+        found = {}
+        for family in text_string_to_metric_families(self.get("/metrics")):
+            for s in family.samples:
+                if s.name.startswith(prefix):
+                    labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("job", "instance")))
+                    assert (s.name, labels) not in found, f"{s.name}{labels} exposed twice"
+                    found[(s.name, labels)] = s.value
+        return found
+
+
 class SilentGateway:
-    """Accepts connections and reads, never answers: a hung gateway."""
+    """Accepts connections and never answers: a hung gateway."""
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
