@@ -16,10 +16,11 @@ from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.resources.landing import hour_prefix
-from metering_pipeline.samples import sample_event, write_sample_hour
+from metering_pipeline.samples import TENANTS, sample_event, write_sample_hour
 from metering_pipeline_tests.support.cli import materialize_hour
-from metering_pipeline_tests.support.operate import PIPELINE, materialize, resources
+from metering_pipeline_tests.support.operate import PIPELINE, materialize, resources, write_quotas
 from metering_pipeline_tests.support.pushgateway import PushgatewayProcess, SilentGateway, free_port
+from metering_pipeline_tests.support.webhook_receiver import WebhookReceiver
 
 KEY = "2026-11-22-10:00"
 LATER_KEY = "2026-11-22-11:00"
@@ -93,9 +94,9 @@ def test_cli_hour_pushes_the_figures_of_its_materializations(tmp_path, gateway):
     assert history == [(a, "success", 1) for a in ("accepted_events", "billing_export", "usage_alerts", "usage_hourly")]
 
 
-def _resources(tmp_path, clickhouse, landing, gateway_url: str, timeout: float = 3.0) -> dict:
+def _resources(tmp_path, clickhouse, landing, gateway_url: str, timeout: float = 3.0, **alerting: str) -> dict:
     return {
-        **resources(clickhouse, landing),
+        **resources(clickhouse, landing, **alerting),
         "export_store": ExportStore(url=str(tmp_path / "export")),
         "pushgateway": Pushgateway(url=gateway_url, timeout_seconds=timeout),
     }
@@ -108,9 +109,21 @@ ALL = (*PIPELINE, billing_export, pipeline_runs)
 def test_rerun_adds_to_counters_and_replaces_gauges_and_a_correction_is_counted(tmp_path, clickhouse, landing, landing_dir, gateway):
     for key in (KEY, LATER_KEY):
         write_sample_hour(landing_dir, hour_start(key), events=20)
-    res = _resources(tmp_path, clickhouse, landing, gateway.url)
-    materialize(res, [KEY, LATER_KEY], assets=ALL)  # a single-run backfill: each step covers two hours
-    first = gateway.samples()
+    quotas = write_quotas(
+        tmp_path / "quotas.yaml", [{"tenant": t, "meter": "gateway_requests", "quota": 4, "thresholds": [50, 100]} for t in TENANTS]
+    )
+    with WebhookReceiver() as hook:
+        res = _resources(tmp_path, clickhouse, landing, gateway.url, quotas=quotas, webhook_url=hook.url)
+        result = materialize(res, [KEY, LATER_KEY], assets=ALL)  # a single-run backfill: each step covers two hours
+        first = gateway.samples()
+        delivered = len(hook.bodies)
+    alerts = next(m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "usage_alerts")
+    fired = _by_label(first, "metering_usage_alerts_total", "threshold")
+    with clickhouse.get_client() as client:
+        stored = {str(t): n for t, n in client.query("SELECT threshold, count() FROM usage_alerts FINAL GROUP BY threshold").result_rows}
+    assert fired == stored and sum(fired.values()) == alerts.materialization.metadata["fired"].value > 0
+    assert _one(first, "metering_alert_deliveries_total", outcome="delivered") == delivered == sum(fired.values())
+    assert _one(first, "metering_usage_alerts_pending") == 0
     materialize(res, [LATER_KEY], assets=ALL)  # the same hour again, nothing changed
     second = gateway.samples()
 
