@@ -123,3 +123,18 @@ def test_a_real_prometheus_alerts_on_a_stopped_pipeline(tmp_path, clickhouse):
     assert seen[("MeteringNoSuccessfulHour", "pending")]["job"] == "metering_pipeline"  # honor_labels kept the pushed job
     assert seen[("MeteringNoSuccessfulHour", "pending")]["asset"] == "billing_export"
     assert not any(name == "MeteringPushgatewayStale" for name, _ in seen)  # it was pushed just now
+
+
+def test_grafana_dashboard_queries_parse_and_name_pushed_metrics(tmp_path):
+    """Each panel's PromQL goes through promtool's parser (as a recording rule) and names known series only."""
+    dashboard = json.loads((RULES_DIR.parent / "grafana" / "metering-pipeline.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = {"groups": [{"name": "dashboard", "rules": [{"record": f"dashboard:panel_{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    (tmp_path / "dashboard.rules.yml").write_text(yaml.safe_dump(rules))
+    done = _promtool("check", "rules", str(tmp_path / "dashboard.rules.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    recorded = {
+        r["record"] for g in yaml.safe_load((RULES_DIR / "metering.rules.yml").read_text())["groups"] for r in g["rules"] if "record" in r
+    }
+    named = {n for e in exprs for n in re.findall(r"\b(?:metering_[a-z_]+|metering:[a-z_0-9:]+)", re.sub(r'"[^"]*"', '""', e))}
+    assert exprs and named - set(METRICS) - recorded == set()
