@@ -138,6 +138,13 @@ def test_status_rows_from_the_history(clickhouse):
     assert by_hour["14"]["lagging"] == "no" and by_hour["15"]["ingested_at"] == "" and by_hour["15"]["lagging"] == "yes"
 
 
+def test_status_on_a_warehouse_without_history_creates_nothing(clickhouse):
+    with clickhouse.get_client() as client:
+        rows = status_rows(client, H10, H10 + timedelta(hours=2))
+        assert client.command("SELECT count() FROM system.tables WHERE database = currentDatabase()") == 0
+    assert [(r[0], r[-1]) for r in rows] == [("2026-11-22 11:00", "yes"), ("2026-11-22 10:00", "yes")]
+
+
 def test_status_command_prints_the_hours(clickhouse, monkeypatch, capsys):
     with clickhouse.get_client() as client:
         _history(client)
