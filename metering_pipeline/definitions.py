@@ -15,6 +15,7 @@ from metering_pipeline.dbt.resources import DBT_RESOURCE_KEY, dbt_resource
 from metering_pipeline.export.assets import BILLING_EXPORT, billing_export
 from metering_pipeline.freshness import build_freshness
 from metering_pipeline.ingest.assets import ingest
+from metering_pipeline.observability import pipeline_runs, pushgateway
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.schedules import ASSET_POLICY, hourly_job, hourly_schedule
@@ -52,6 +53,7 @@ def resources() -> dict:
         "export_store": ExportStore(url=setting("METERING_EXPORT_URL")),
         DBT_RESOURCE_KEY: dbt_resource(setting("METERING_CLICKHOUSE_URL"), setting("METERING_DATABASE")),
         **alert_resources(),
+        "pushgateway": pushgateway(),
     }
 
 
@@ -59,7 +61,7 @@ check_quota_file()
 freshness = build_freshness(*FRESHNESS_GUARDED)
 
 defs = dg.Definitions(
-    assets=with_policy([landing_zone, ingest, usage_hourly, build_dbt_assets(), usage_alerts, billing_export]),
+    assets=with_policy([landing_zone, ingest, usage_hourly, build_dbt_assets(), usage_alerts, billing_export, pipeline_runs]),
     asset_checks=[late_files_check, *freshness.checks],
     jobs=[hourly_job, *freshness.jobs],
     schedules=[hourly_schedule, *freshness.schedules],

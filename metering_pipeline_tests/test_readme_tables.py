@@ -16,6 +16,7 @@ from metering_pipeline.dbt.paths import DBT_PROJECT_DIR
 from metering_pipeline.dbt.prepare import ensure_manifest
 from metering_pipeline.dbt.resources import dbt_resource
 from metering_pipeline.definitions import defs
+from metering_pipeline.observability import Pushgateway
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore
@@ -78,6 +79,7 @@ def test_every_table_a_run_creates_is_in_the_tables_table(tmp_path):
         "dbt": dbt_resource(clickhouse.url, clickhouse.database),
         "quotas": QuotasResource(),
         "alert_webhook": AlertWebhook(url=""),
+        "pushgateway": Pushgateway(),
     }
     executable = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
     assert dg.materialize(executable, partition_key=KEY, resources=resources).success

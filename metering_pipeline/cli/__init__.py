@@ -1,13 +1,15 @@
 """The `metering-pipeline` command (console script). Subcommand `usage` reads usage_hourly (and events
-for unique counts) on the embedded engine or a server, as configured by METERING_CLICKHOUSE_URL."""
+for unique counts) on the embedded engine or a server, as configured by METERING_CLICKHOUSE_URL;
+`status` reads the run history (`pipeline_runs`)."""
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from metering_pipeline.catalog import CatalogError
 from metering_pipeline.cli.query import GroupByError, parse_group_by
 from metering_pipeline.cli.render import render
+from metering_pipeline.cli.status import HEADER, status_rows
 from metering_pipeline.cli.usage import default_window, parse_moment, usage_rows
 
 
@@ -25,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
         help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; repeatable or comma-separated",
     )
     usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    status = commands.add_parser("status", help="the last hours' state from the run history: ingested, exported, revision, lagging")
+    status.add_argument("--hours", type=int, default=24, help="how many hours back from --until (default 24)")
+    status.add_argument("--until", help="UTC end, exclusive (default: the start of the current hour)")
+    status.add_argument("--format", choices=("table", "json", "csv"), default="table")
     return parser
 
 
@@ -40,6 +46,15 @@ def run_usage(args, clickhouse, catalog) -> str:
     return render([*grouping.names, "unit", "value", "events"], rows, args.format)
 
 
+def run_status(args, clickhouse) -> str:
+    until = parse_moment(args.until) if args.until else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    if args.hours < 1:
+        raise ValueError("--hours must be at least 1")
+    with clickhouse.get_client(purpose="metering-pipeline status") as client:
+        rows = status_rows(client, until - timedelta(hours=args.hours), until)
+    return render(HEADER, rows, args.format)
+
+
 def main(argv: list[str] | None = None) -> int:
     from metering_pipeline.catalog import load_catalog
     from metering_pipeline.resources import ClickHouseResource
@@ -50,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"), lock_timeout_seconds=60
     )
     try:
-        print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
+        if args.command == "status":
+            print(run_status(args, clickhouse))
+        else:
+            print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
     except (ValueError, GroupByError, CatalogError) as exc:
         print(f"metering-pipeline: {exc}", file=sys.stderr)
         return 2

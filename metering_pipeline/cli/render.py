@@ -6,6 +6,9 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
+# Columns right-aligned in a table: the usage figures, and the status command's counts.
+NUMERIC = {"value", "events", "lines_read", "accepted", "duplicates", "quarantined", "revision"}
+
 
 def cell(value) -> str:
     if isinstance(value, Decimal):
@@ -28,7 +31,7 @@ def render(header: list[str], rows: list[tuple], fmt: str) -> str:
         writer.writerows(text_rows)
         return out.getvalue().rstrip("\n")
     widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h) for i, h in enumerate(header)]
-    numeric = {header.index("value"), header.index("events")}
+    numeric = {i for i, h in enumerate(header) if h in NUMERIC}
     lines = ["  ".join(h.rjust(w) if i in numeric else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
     lines += ["  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in text_rows]
     return "\n".join(line.rstrip() for line in lines)
