@@ -135,7 +135,7 @@ def _resources(spec):
     clickhouse = ClickHouseResource(url=f"chdb://{spec['chdb']}", lock_timeout_seconds=60)
     return (
         clickhouse,
-        LandingZone(url=spec["landing"], reader=spec.get("reader", "engine")),
+        LandingZone(url=spec["landing"], reader=os.environ.get("METERING_INGEST_READER", "engine")),
         CatalogResource(path=spec.get("catalog", "")).load(),
     )
 
