@@ -56,6 +56,7 @@ class EngineRead:
     globs: dict[str, str] = field(default_factory=dict)
     fallback: dict[str, str] = field(default_factory=dict)  # file name -> why the Python reader reads it
     lines: dict[str, int] = field(default_factory=dict)  # landing source -> non-blank lines in engine-read files
+    file_lines: dict[str, int] = field(default_factory=dict)  # file name -> its non-blank lines, for engine-read files
     function: str = "file"  # file | s3 | s3Cluster
     cluster: str = ""
     collection: str = ""  # a server's named collection holding the S3 credentials
@@ -165,7 +166,7 @@ def census(client, read: EngineRead, max_decompressed: int = MAX_DECOMPRESSED_BY
             read.drop(culprit.landed.name, f"the engine could not read it: {_first_line(str(exc))}")
             continue
         seen = {name: (lines, size) for name, _, lines, size in rows}
-        read.lines = {}
+        read.lines, read.file_lines = {}, {}
         for f in list(read.engine_files):
             name = f.landed.name
             if name not in seen:
@@ -175,6 +176,7 @@ def census(client, read: EngineRead, max_decompressed: int = MAX_DECOMPRESSED_BY
                 read.drop(name, f"decompresses to more than the {max_decompressed}-byte limit")
             else:
                 read.lines[f.landing_source] = read.lines.get(f.landing_source, 0) + seen[name][0]
+                read.file_lines[name] = seen[name][0]
         return
 
 
