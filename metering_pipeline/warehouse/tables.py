@@ -15,6 +15,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
+USAGE_QUARTER_HOURLY = "usage_quarter_hourly"
 
 _COLUMNS = {
     EVENTS: """
@@ -56,12 +57,30 @@ _COLUMNS = {
         bytes_ingested UInt64,
         loaded_at DateTime('UTC')
     """,
+    # usage_hourly's rows split into the hour's four 15-minute windows (UTC offsets are all multiples
+    # of 15 minutes, so any tenant's local day or month is a whole number of these windows).
+    USAGE_QUARTER_HOURLY: """
+        hour DateTime('UTC'),
+        window_start DateTime('UTC') COMMENT 'Start of the 15-minute window (minute 00, 15, 30 or 45)',
+        tenant_id String,
+        billing_account_id String DEFAULT '',
+        meter LowCardinality(String),
+        event_type LowCardinality(String),
+        aggregation LowCardinality(String),
+        unit LowCardinality(String),
+        dimensions Map(String, String),
+        value Decimal(38, 9) COMMENT 'unique_count: distinct values within the window only; never summed',
+        event_count UInt64,
+        bytes_ingested UInt64,
+        loaded_at DateTime('UTC')
+    """,
 }
 
 _SORT_KEYS = {
     EVENTS: "(tenant_id, type, source, id)",
     QUARANTINE: "(landing_source, source_file, line_no)",
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
+    USAGE_QUARTER_HOURLY: "(tenant_id, meter, billing_account_id, window_start)",
 }
 
 

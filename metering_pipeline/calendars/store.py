@@ -1,0 +1,108 @@
+"""tenant_periods: the local days and billing periods overlapping each UTC hour, per tenant.
+
+Built in the usage step for every hour it builds, from the catalog's calendars (and the
+calendars table of large setups), and swapped in per hour like usage_hourly. The local marts
+read only the period rows of the hours their run covers, so they always see the calendar as it
+was when those hours were last built: a calendar change takes effect for the hours rebuilt after
+it (rerun a month to restate it), and never mixes two calendars in one run.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from metering_pipeline.calendars.periods import KINDS, periods
+from metering_pipeline.catalog import Catalog, CatalogError
+from metering_pipeline.catalog.calendars import CalendarEntry, calendar_entry, checked_entries
+from metering_pipeline.warehouse.staging import staging, swap_partition
+from metering_pipeline.warehouse.tables import USAGE_HOURLY, create_table
+
+TENANT_PERIODS = "tenant_periods"
+TENANT_PERIODS_COLUMNS = """
+    hour DateTime('UTC') COMMENT 'The UTC hour the period overlaps (partition key)',
+    tenant_id String,
+    kind LowCardinality(String) COMMENT 'day or billing_period',
+    label Date COMMENT 'Local date of the day, or the local date the billing period starts on',
+    period_start DateTime('UTC'),
+    period_end DateTime('UTC') COMMENT 'Exclusive',
+    timezone LowCardinality(String) COMMENT 'IANA zone in force at the period start',
+    anchor_day UInt8
+"""
+TENANT_PERIODS_ENGINE = "MergeTree PARTITION BY hour ORDER BY (tenant_id, kind, period_start)"
+CALENDAR_COLUMNS = """
+    tenant_id String,
+    timezone String,
+    anchor_day UInt8 DEFAULT 1,
+    valid_from DateTime64(6, 'UTC') DEFAULT toDateTime64(0, 6, 'UTC'),
+    valid_to Nullable(DateTime64(6, 'UTC'))
+"""
+# A tenant seen this close to an hour may have a billing period (at most two months with a zone
+# change's hand-over) that overlaps the hour: it gets the hour's period rows.
+NEIGHBOURHOOD = timedelta(days=62)
+
+
+def calendar_entries(client, catalog: Catalog) -> tuple[CalendarEntry, ...]:
+    """The catalog's entries plus the calendars table's rows, each checked like a catalog entry
+    (unknown zone or bad anchor: CatalogError naming the tenant), and every zone checked against
+    the ClickHouse server's own time zone database."""
+    entries = list(catalog.calendars.entries)
+    table = catalog.calendars.table
+    if table:
+        create_table(client, table, CALENDAR_COLUMNS, "MergeTree ORDER BY (tenant_id, valid_from)")
+        rows = client.query(f"SELECT tenant_id, timezone, anchor_day, valid_from, valid_to FROM `{table}`").result_rows
+        for index, (tenant, zone, anchor, start, end) in enumerate(rows):
+            raw = {"tenant_id": tenant, "timezone": zone, "anchor_day": int(anchor), "valid_from": start, "valid_to": end}
+            entries.append(calendar_entry(raw, f"{table} row {index}"))
+    entries = checked_entries(entries)
+    check_zones_known(client, entries)
+    return entries
+
+
+def check_zones_known(client, entries) -> None:
+    """Refuse a zone ClickHouse does not know (an older server's tzdata), naming its tenants."""
+    for zone in sorted({e.timezone for e in entries}):
+        try:
+            client.query("SELECT toString(toTimeZone(toDateTime(0, 'UTC'), {zone:String}))", parameters={"zone": zone})
+        except Exception as exc:  # the server's own error, re-raised naming the tenants
+            tenants = sorted({e.tenant_id for e in entries if e.timezone == zone})
+            raise CatalogError(f"time zone {zone!r} of tenants {tenants} is unknown to ClickHouse: {exc}") from exc
+
+
+def period_rows(tenants, entries, hour: datetime) -> list[tuple]:
+    """tenant_periods rows of one hour: every day and billing period of each tenant overlapping it."""
+    end = hour + timedelta(hours=1)
+    rows = []
+    for tenant in sorted(tenants):
+        for kind in KINDS:
+            for p in periods(tenant, entries, kind, hour, end):
+                start, stop = (moment.astimezone(UTC).replace(tzinfo=None) for moment in (p.start, p.end))
+                rows.append((hour.replace(tzinfo=None), tenant, kind, p.label, start, stop, p.timezone, p.anchor_day))
+    return rows
+
+
+def build_period_hours(client, catalog: Catalog, hours: list[datetime]) -> int:
+    """Rebuild tenant_periods for `hours` (UTC, aware): for the tenants with a calendar and every
+    tenant with usage within two months of the hours. Returns the rows written."""
+    create_table(client, TENANT_PERIODS, TENANT_PERIODS_COLUMNS, TENANT_PERIODS_ENGINE)
+    if not hours:
+        return 0
+    entries = calendar_entries(client, catalog)
+    near = client.query(
+        f"SELECT DISTINCT tenant_id FROM `{USAGE_HOURLY}` WHERE hour >= {{a:DateTime('UTC')}} AND hour < {{b:DateTime('UTC')}}",
+        parameters={"a": (min(hours) - NEIGHBOURHOOD).replace(tzinfo=None), "b": (max(hours) + NEIGHBOURHOOD).replace(tzinfo=None)},
+    ).result_rows
+    tenants = {t for (t,) in near} | {e.tenant_id for e in entries}
+    written = 0
+    for hour in hours:
+        rows = period_rows(tenants, entries, hour)
+        with staging(client) as area:
+            staged = area.name(TENANT_PERIODS)
+            create_table(client, staged, TENANT_PERIODS_COLUMNS, TENANT_PERIODS_ENGINE)
+            area.created.append(staged)
+            if rows:
+                client.insert(
+                    staged,
+                    rows,
+                    column_names=["hour", "tenant_id", "kind", "label", "period_start", "period_end", "timezone", "anchor_day"],
+                )
+            swap_partition(client, TENANT_PERIODS, staged, hour)
+        written += len(rows)
+    return written
