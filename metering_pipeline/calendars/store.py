@@ -13,20 +13,8 @@ from metering_pipeline.calendars.periods import KINDS, periods
 from metering_pipeline.catalog import Catalog, CatalogError
 from metering_pipeline.catalog.calendars import CalendarEntry, calendar_entry, checked_entries
 from metering_pipeline.warehouse.staging import staging, swap_partition
-from metering_pipeline.warehouse.tables import USAGE_HOURLY, create_table
+from metering_pipeline.warehouse.tables import TENANT_PERIODS, USAGE_HOURLY, create_table, ensure_tables
 
-TENANT_PERIODS = "tenant_periods"
-TENANT_PERIODS_COLUMNS = """
-    hour DateTime('UTC') COMMENT 'The UTC hour the period overlaps (partition key)',
-    tenant_id String,
-    kind LowCardinality(String) COMMENT 'day or billing_period',
-    label Date COMMENT 'Local date of the day, or the local date the billing period starts on',
-    period_start DateTime('UTC'),
-    period_end DateTime('UTC') COMMENT 'Exclusive',
-    timezone LowCardinality(String) COMMENT 'IANA zone in force at the period start',
-    anchor_day UInt8
-"""
-TENANT_PERIODS_ENGINE = "MergeTree PARTITION BY hour ORDER BY (tenant_id, kind, period_start)"
 CALENDAR_COLUMNS = """
     tenant_id String,
     timezone String,
@@ -81,7 +69,7 @@ def period_rows(tenants, entries, hour: datetime) -> list[tuple]:
 def build_period_hours(client, catalog: Catalog, hours: list[datetime]) -> int:
     """Rebuild tenant_periods for `hours` (UTC, aware): for the tenants with a calendar and every
     tenant with usage within two months of the hours. Returns the rows written."""
-    create_table(client, TENANT_PERIODS, TENANT_PERIODS_COLUMNS, TENANT_PERIODS_ENGINE)
+    ensure_tables(client, TENANT_PERIODS, USAGE_HOURLY)
     if not hours:
         return 0
     entries = calendar_entries(client, catalog)
@@ -94,9 +82,7 @@ def build_period_hours(client, catalog: Catalog, hours: list[datetime]) -> int:
     for hour in hours:
         rows = period_rows(tenants, entries, hour)
         with staging(client) as area:
-            staged = area.name(TENANT_PERIODS)
-            create_table(client, staged, TENANT_PERIODS_COLUMNS, TENANT_PERIODS_ENGINE)
-            area.created.append(staged)
+            staged = area.like(TENANT_PERIODS)
             if rows:
                 client.insert(
                     staged,

@@ -16,6 +16,7 @@ EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
 USAGE_QUARTER_HOURLY = "usage_quarter_hourly"
+TENANT_PERIODS = "tenant_periods"
 
 _COLUMNS = {
     EVENTS: """
@@ -74,6 +75,17 @@ _COLUMNS = {
         bytes_ingested UInt64,
         loaded_at DateTime('UTC')
     """,
+    # Each tenant's local days and billing periods overlapping the hour (calendars/store.py).
+    TENANT_PERIODS: """
+        hour DateTime('UTC') COMMENT 'The UTC hour the period overlaps (partition key)',
+        tenant_id String,
+        kind LowCardinality(String) COMMENT 'day or billing_period',
+        label Date COMMENT 'Local date of the day, or the local date the billing period starts on',
+        period_start DateTime('UTC'),
+        period_end DateTime('UTC') COMMENT 'Exclusive',
+        timezone LowCardinality(String) COMMENT 'IANA zone in force at the period start',
+        anchor_day UInt8
+    """,
 }
 
 _SORT_KEYS = {
@@ -81,6 +93,7 @@ _SORT_KEYS = {
     QUARANTINE: "(landing_source, source_file, line_no)",
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
     USAGE_QUARTER_HOURLY: "(tenant_id, meter, billing_account_id, window_start)",
+    TENANT_PERIODS: "(tenant_id, kind, period_start)",
 }
 
 
