@@ -64,9 +64,11 @@ def test_days_tile_time_in_every_zone_across_a_year():
             local = p.start.astimezone(ZoneInfo(zone))
             assert (local.date(), local.hour, local.minute) == (p.label, 0, 0)
         lengths = {p.end - p.start for p in found}
-        expected = {timedelta(hours=24)} if zone in ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla") else {
-            timedelta(hours=h) for h in (23, 24, 25)
-        }
+        expected = (
+            {timedelta(hours=24)}
+            if zone in ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla")
+            else {timedelta(hours=h) for h in (23, 24, 25)}
+        )
         assert lengths == expected, zone
 
 
@@ -100,7 +102,10 @@ def test_a_move_west_never_repeats_a_label():
 
 def test_periods_do_not_depend_on_where_the_walk_starts():
     """Asking for one hour or a whole year gives the same period around that hour (a zone change included)."""
-    entries = [CalendarEntry("t", "America/New_York", 5, valid_to=_utc(2026, 6, 10)), CalendarEntry("t", "Pacific/Chatham", 20, _utc(2026, 6, 10))]
+    entries = [
+        CalendarEntry("t", "America/New_York", 5, valid_to=_utc(2026, 6, 10)),
+        CalendarEntry("t", "Pacific/Chatham", 20, _utc(2026, 6, 10)),
+    ]
     for kind in (DAY, BILLING_PERIOD):
         year = periods("t", entries, kind, _utc(2026, 1, 1), _utc(2027, 1, 1))
         assert all(a.end == b.start and a.label < b.label for a, b in zip(year, year[1:]))

@@ -19,6 +19,7 @@ import yaml
 
 from metering_pipeline.calendars.store import build_period_hours
 from metering_pipeline.catalog import load_catalog
+from metering_pipeline.cli import main
 from metering_pipeline.dbt.assets import build_dbt_assets
 from metering_pipeline.dbt.prepare import ensure_manifest
 from metering_pipeline.dbt.resources import dbt_resource
@@ -360,3 +361,64 @@ def test_quarter_hours_add_up_to_hours_and_the_check_catches_a_drift(world):
         build_usage_hour(client, load_catalog(world["catalog_path"]), hour)  # put the hour back
         assert window_mismatches(client, hour) == []
     assert [(m, t) for m, t, *_ in drift] == [("bytes", "kathmandu")]
+
+
+def _cli(world, monkeypatch, capsys, *args) -> list[dict]:
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", world["clickhouse"].url)
+    monkeypatch.setenv("METERING_DATABASE", world["clickhouse"].database)
+    monkeypatch.setenv("METERING_CATALOG", world["catalog_path"])
+    assert main(["usage", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _by_label(rows, label: str, meter: str) -> dict:
+    return {(r["tenant"], date.fromisoformat(r[label])): Decimal(r["value"]) for r in rows if r["meter"] == meter}
+
+
+@pytest.mark.parametrize("meter", ["bytes", "peak", "users"])
+def test_cli_groups_by_each_tenants_local_day(world, monkeypatch, capsys, meter):
+    """Default --timezone: each tenant's own; date-only --since/--until are each tenant's local dates."""
+    rows = _cli(world, monkeypatch, capsys, "--since", "2026-03-07", "--until", "2026-03-10", "--group-by", "tenant,day")
+    expected = {
+        key: values[meter]
+        for key, values in _expected(world["events"], _local_day).items()
+        if date(2026, 3, 7) <= key[1] < date(2026, 3, 10)
+    }
+    assert _by_label(rows, "day", meter) == expected
+
+
+def test_cli_with_an_explicit_zone(world, monkeypatch, capsys):
+    """One zone for everyone: Kathmandu's events by Kolkata days, --since/--until wall-clock in Kolkata."""
+    rows = _cli(world, monkeypatch, capsys, "--tenant", "kathmandu", "--timezone", "Asia/Kolkata",
+                "--since", "2026-03-07", "--until", "2026-03-10", "--group-by", "day")  # fmt: skip
+    kolkata = ZoneInfo("Asia/Kolkata")
+    mine = [e for e in world["events"] if e["tenant"] == "kathmandu"]
+    expected = {
+        key: v["bytes"]
+        for key, v in _expected(mine, lambda e: e["time"].astimezone(kolkata).date()).items()
+        if date(2026, 3, 7) <= key[1] < date(2026, 3, 10)
+    }
+    assert {("kathmandu", date.fromisoformat(r["day"])): Decimal(r["value"]) for r in rows if r["meter"] == "bytes"} == expected
+    utc = _cli(world, monkeypatch, capsys, "--tenant", "kathmandu", "--timezone", "UTC",
+               "--since", "2026-03-07", "--until", "2026-03-10", "--group-by", "day")  # fmt: skip
+    expected_utc = {
+        key: v["bytes"] for key, v in _expected(mine, lambda e: e["time"].date()).items() if date(2026, 3, 7) <= key[1] < date(2026, 3, 10)
+    }
+    assert {("kathmandu", date.fromisoformat(r["day"])): Decimal(r["value"]) for r in utc if r["meter"] == "bytes"} == expected_utc
+
+
+def test_cli_month_of_a_tenant_that_moved(world, monkeypatch, capsys):
+    rows = _cli(world, monkeypatch, capsys, "--tenant", MOVER, "--since", "2026-03-01", "--until", "2026-05-01", "--group-by", "month")
+    values = {e["time"]: e["value"] for e in world["events"] if e["tenant"] == MOVER}
+    got = {r["month"]: Decimal(r["value"]) for r in rows if r["meter"] == "bytes"}
+    # 31 March 20:00 UTC is 1 April in Kolkata, the zone in force: its local day and month are April's
+    assert got == {
+        "2026-03-01": sum(values[t] for t in MOVER_TIMES[:3]),
+        "2026-04-01": values[MOVER_TIMES[3]] + values[MOVER_TIMES[4]],
+    }
+
+
+def test_cli_refuses_an_unknown_zone(world, monkeypatch, capsys):
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", world["clickhouse"].url)
+    assert main(["usage", "--timezone", "Mars/Base", "--group-by", "day"]) == 2
+    assert "Mars/Base" in capsys.readouterr().err
