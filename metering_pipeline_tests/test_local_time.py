@@ -17,6 +17,8 @@ import dagster as dg
 import pytest
 import yaml
 
+from metering_pipeline.alerts.quotas import Quota
+from metering_pipeline.alerts.run import evaluate_hours
 from metering_pipeline.calendars.store import build_period_hours
 from metering_pipeline.catalog import load_catalog
 from metering_pipeline.cli import main
@@ -422,3 +424,27 @@ def test_cli_refuses_an_unknown_zone(world, monkeypatch, capsys):
     monkeypatch.setenv("METERING_CLICKHOUSE_URL", world["clickhouse"].url)
     assert main(["usage", "--timezone", "Mars/Base", "--group-by", "day"]) == 2
     assert "Mars/Base" in capsys.readouterr().err
+
+
+def test_quota_periods_follow_the_tenants_billing_period(world):
+    """Kolkata's March starts at 18:30 UTC on 28 February: the 18:00 UTC hour belongs to two quota
+    periods, and each counts only its own part (a UTC month would put all three calls in February)."""
+    tenant, hour = "kolkata/../ü", datetime(2026, 2, 28, 18)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    through = hour.replace(tzinfo=UTC) + timedelta(hours=1)
+    calls = defaultdict(int)
+    for e in world["events"]:
+        if e["tenant"] == tenant and e["time"] < through:
+            calls[e["time"].astimezone(kolkata).date().replace(day=1)] += 1
+    assert dict(calls) == {date(2026, 2, 1): 1, date(2026, 3, 1): 2}
+    quota = Quota(tenant, "calls", Decimal(2))
+    with world["clickhouse"].get_client() as client:
+        report = evaluate_hours(client, load_catalog(world["catalog_path"]), [quota], [hour], "stored")
+        rows = client.query(
+            "SELECT period, threshold, usage FROM usage_alerts FINAL WHERE tenant_id = {t:String}", parameters={"t": tenant}
+        )
+    assert sorted((c.threshold, c.usage) for c in report.fired) == [(50, 1), (50, 2), (80, 2), (95, 2), (100, 2)]
+    assert sorted(rows.result_rows) == [
+        (date(2026, 2, 1), 50, Decimal(1)),
+        *[(date(2026, 3, 1), t, Decimal(2)) for t in (50, 80, 95, 100)],
+    ]
