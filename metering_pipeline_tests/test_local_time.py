@@ -448,3 +448,23 @@ def test_quota_periods_follow_the_tenants_billing_period(world):
         (date(2026, 2, 1), 50, Decimal(1)),
         *[(date(2026, 3, 1), t, Decimal(2)) for t in (50, 80, 95, 100)],
     ]
+
+
+def test_rerun_that_empties_a_tenants_hour_removes_its_local_day(world):
+    """The neighbour's only event (23:59 UTC on 8 March) is withdrawn and its hour rerun: its day and
+    billing period disappear from the local marts; the other tenant of that hour keeps its numbers."""
+    clickhouse, catalog_path = world["clickhouse"], world["catalog_path"]
+    [gone] = [e for e in world["events"] if e["tenant"] == NEIGHBOUR]
+    with clickhouse.get_client() as client:
+        client.command(
+            "ALTER TABLE events DELETE WHERE id = {id:String}", parameters={"id": f"e{gone['n']}"}, settings={"mutations_sync": 2}
+        )
+    before = _mart(clickhouse, "usage_local_daily", "day")
+    assert (NEIGHBOUR, date(2026, 3, 8)) in before
+    assets = [usage_hourly, build_dbt_assets()]
+    assert dg.materialize(assets, partition_key="2026-03-08-23:00", resources=_resources(clickhouse, catalog_path)).success
+    world["events"] = [e for e in world["events"] if e is not gone]
+    after = _mart(clickhouse, "usage_local_daily", "day")
+    assert (NEIGHBOUR, date(2026, 3, 8)) not in after
+    assert after == {k: v for k, v in before.items() if k != (NEIGHBOUR, date(2026, 3, 8))}
+    assert NEIGHBOUR not in {t for t, _ in _mart(clickhouse, "usage_billing_periods", "period")}

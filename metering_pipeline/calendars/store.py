@@ -22,9 +22,6 @@ CALENDAR_COLUMNS = """
     valid_from DateTime64(6, 'UTC') DEFAULT toDateTime64(0, 6, 'UTC'),
     valid_to Nullable(DateTime64(6, 'UTC'))
 """
-# A tenant seen this close to an hour may have a billing period (at most two months with a zone
-# change's hand-over) that overlaps the hour: it gets the hour's period rows.
-NEIGHBOURHOOD = timedelta(days=62)
 
 
 def calendar_entries(client, catalog: Catalog) -> tuple[CalendarEntry, ...]:
@@ -67,20 +64,28 @@ def period_rows(tenants, entries, hour: datetime) -> list[tuple]:
 
 
 def build_period_hours(client, catalog: Catalog, hours: list[datetime]) -> int:
-    """Rebuild tenant_periods for `hours` (UTC, aware): for the tenants with a calendar and every
-    tenant with usage within two months of the hours. Returns the rows written."""
+    """Rebuild tenant_periods for `hours` (UTC, aware) and return the rows written. Each hour gets the
+    periods of the tenants with a calendar, the tenants with usage in the hour, and the tenants its
+    previous rows had (so a rerun that empties a tenant's hour still rebuilds that tenant's periods
+    around it). Only the hour's own data decides, so building hours one by one or in one backfill
+    gives the same rows."""
     ensure_tables(client, TENANT_PERIODS, USAGE_HOURLY)
     if not hours:
         return 0
     entries = calendar_entries(client, catalog)
-    near = client.query(
-        f"SELECT DISTINCT tenant_id FROM `{USAGE_HOURLY}` WHERE hour >= {{a:DateTime('UTC')}} AND hour < {{b:DateTime('UTC')}}",
-        parameters={"a": (min(hours) - NEIGHBOURHOOD).replace(tzinfo=None), "b": (max(hours) + NEIGHBOURHOOD).replace(tzinfo=None)},
+    naive = [hour.replace(tzinfo=None) for hour in hours]
+    seen = client.query(
+        f"SELECT DISTINCT hour, tenant_id FROM `{USAGE_HOURLY}` WHERE hour IN {{hours:Array(DateTime('UTC'))}} "
+        f"UNION DISTINCT SELECT DISTINCT hour, tenant_id FROM `{TENANT_PERIODS}` WHERE hour IN {{hours:Array(DateTime('UTC'))}}",
+        parameters={"hours": naive},
     ).result_rows
-    tenants = {t for (t,) in near} | {e.tenant_id for e in entries}
+    calendared = {e.tenant_id for e in entries}
+    by_hour: dict[datetime, set[str]] = {}
+    for hour, tenant in seen:
+        by_hour.setdefault(hour.replace(tzinfo=None), set()).add(tenant)
     written = 0
     for hour in hours:
-        rows = period_rows(tenants, entries, hour)
+        rows = period_rows(calendared | by_hour.get(hour.replace(tzinfo=None), set()), entries, hour)
         with staging(client) as area:
             staged = area.like(TENANT_PERIODS)
             if rows:

@@ -94,13 +94,19 @@ inner join periods
 
 
 {#-
-  Pre-hook of the local marts: delete every stored period that overlaps the run's window, all
-  tenants; the run then appends exactly those periods rebuilt, so a rerun or late file that
-  changes one hour rebuilds every local day and billing period around it, and a period whose
-  usage disappeared is gone.
+  Pre-hook of the local marts: delete the stored periods that overlap the run's window, of every
+  tenant with period rows for the window's hours (tenant_periods: usage in the hour, a calendar,
+  or period rows before a rerun); the run then appends exactly those periods rebuilt, so a rerun
+  or late file that changes one hour rebuilds every local day and billing period around it, and a
+  period whose usage disappeared is gone. Other tenants had nothing in the window: kept as they are.
 -#}
-{% macro delete_overlapping_periods() -%}
+{% macro delete_overlapping_periods(kind) -%}
   {%- if is_incremental() -%}
-    delete from {{ this }} where period_end > {{ window_start('hour') }} and period_start < {{ window_end('hour') }}
+    delete from {{ this }}
+    where period_end > {{ window_start('hour') }} and period_start < {{ window_end('hour') }}
+        and tenant_id in (
+            select tenant_id from {{ ref('stg_metering__tenant_periods') }}
+            where period_kind = {{ sql_string(kind) }} and {{ in_window('hour', 'hour') }}
+        )
   {%- endif -%}
 {%- endmacro %}

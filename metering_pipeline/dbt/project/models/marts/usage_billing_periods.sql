@@ -3,7 +3,7 @@
         incremental_strategy='append',
         order_by='(tenant_id, period_start, meter, billing_account_id)',
         partition_by='toYear(period)',
-        pre_hook="{{ delete_overlapping_periods() }}",
+        pre_hook="{{ delete_overlapping_periods('billing_period') }}",
     )
 }}
 
