@@ -19,8 +19,9 @@ import yaml
 
 from metering_pipeline.alerts.quotas import Quota
 from metering_pipeline.alerts.run import evaluate_hours
-from metering_pipeline.calendars.store import build_period_hours
-from metering_pipeline.catalog import load_catalog
+from metering_pipeline.calendars.store import build_period_hours, check_zones_known
+from metering_pipeline.catalog import CatalogError, load_catalog
+from metering_pipeline.catalog.calendars import CalendarEntry
 from metering_pipeline.cli import main
 from metering_pipeline.dbt.assets import build_dbt_assets
 from metering_pipeline.dbt.prepare import ensure_manifest
@@ -468,3 +469,11 @@ def test_rerun_that_empties_a_tenants_hour_removes_its_local_day(world):
     assert (NEIGHBOUR, date(2026, 3, 8)) not in after
     assert after == {k: v for k, v in before.items() if k != (NEIGHBOUR, date(2026, 3, 8))}
     assert NEIGHBOUR not in {t for t, _ in _mart(clickhouse, "usage_billing_periods", "period")}
+
+
+def test_clickhouse_must_know_each_zone(world):
+    """A zone the server's time zone database lacks (here one no database has) is refused naming its tenants."""
+    with world["clickhouse"].get_client() as client:
+        check_zones_known(client, [CalendarEntry("acme", "Asia/Kolkata")])
+        with pytest.raises(CatalogError, match=r"'Mars/Base' of tenants \['acme'\]"):
+            check_zones_known(client, [CalendarEntry("acme", "Mars/Base")])
