@@ -1,4 +1,7 @@
-"""Quotas per tenant x meter x calendar month (UTC), from a YAML file and/or the `usage_quotas` table.
+"""Quotas per tenant x meter x billing period, from a YAML file and/or the `usage_quotas` table.
+
+The period is the tenant's billing period in its own calendar (a UTC calendar month without
+one); a quota's `YYYY-MM` names the period that starts in that month (alerts/run.py).
 
 The file (METERING_QUOTAS; unset means no file quotas, never the example shipped beside this
 module) suits quotas kept in git; the table suits quotas set by other systems at run time.

@@ -87,21 +87,21 @@ def insert_fired(client, period: date, crossings: list[Crossing], texts: list[tu
         client.insert(USAGE_ALERTS, rows, column_names=ALERT_COLUMNS)
 
 
-def insert_drops(client, drops: list[Drop]) -> int:
-    """Record each (key, hour, usage) once: a rerun of the same correction adds nothing."""
+def insert_drops(client, drops: list[Drop], period: date) -> int:
+    """Record each (key, hour, usage) of the quota `period` once: a rerun of the same correction adds nothing."""
     if not drops:
         return 0
     seen = set(
         client.query(
-            f"SELECT tenant_id, meter, threshold, hour, usage FROM `{USAGE_ALERT_DROPS}` WHERE period IN {{p:Array(Date)}}",
-            parameters={"p": sorted({d.hour.date().replace(day=1) for d in drops})},
+            f"SELECT tenant_id, meter, threshold, hour, usage FROM `{USAGE_ALERT_DROPS}` WHERE period = {{p:Date}}",
+            parameters={"p": period},
         ).result_rows
     )
     now = utc_now().replace(tzinfo=None)
     rows = [
         [
             now,
-            d.hour.date().replace(day=1),
+            period,
             d.quota.tenant,
             d.quota.meter,
             d.threshold,

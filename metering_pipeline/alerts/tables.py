@@ -13,7 +13,7 @@ USAGE_QUOTAS = "usage_quotas"
 _DDL = {
     USAGE_ALERTS: (
         """
-        period Date COMMENT 'First day of the calendar month (UTC)',
+        period Date COMMENT 'Start date of the tenant''s billing period (its calendar; the 1st of a UTC month by default)',
         tenant_id String,
         meter LowCardinality(String),
         threshold UInt16 COMMENT 'Percent of the quota',

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from metering_pipeline.catalog.attribution import Attribution, parse_attribution, warn_unproduced_kinds
+from metering_pipeline.catalog.calendars import Calendars, parse_calendars
 from metering_pipeline.catalog.errors import CatalogError
 from metering_pipeline.catalog.jsonpath import parse_jsonpath
 from metering_pipeline.catalog.openmeter import openmeter_meters
@@ -51,6 +52,7 @@ class Catalog:
     meters: tuple[Meter, ...]
     digest: str
     attribution: Attribution = Attribution()
+    calendars: Calendars = Calendars()
 
     @property
     def event_types(self) -> list[str]:
@@ -117,7 +119,8 @@ def parse_catalog(document: dict) -> Catalog:
     warn_unproduced_kinds(attribution, sources)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution)
+    calendars = parse_calendars(document.get("calendars"))
+    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution, calendars=calendars)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

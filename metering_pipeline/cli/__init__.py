@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from metering_pipeline.catalog import CatalogError
+from metering_pipeline.cli.local import check_timezone, local_usage_rows, local_window, uses_local_time
 from metering_pipeline.cli.query import GroupByError, parse_group_by
 from metering_pipeline.cli.render import render
 from metering_pipeline.cli.status import HEADER, status_rows
@@ -24,9 +25,15 @@ def _parser() -> argparse.ArgumentParser:
         "--group-by",
         action="append",
         default=[],
-        help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; repeatable or comma-separated",
+        help="meter, event_type, tenant, hour (UTC), day or month (local, see --timezone) or a catalog dimension "
+        "such as service_id; repeatable or comma-separated",
     )
     usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    usage.add_argument(
+        "--timezone",
+        help="IANA zone for day/month and --since/--until wall-clock times, or 'tenant' (the default): each "
+        "tenant's own calendar (UTC without one), with date-only --since/--until read as each tenant's local dates",
+    )
     status = commands.add_parser("status", help="the last hours' state from the run history: ingested, exported, revision, lagging")
     status.add_argument("--hours", type=int, default=24, help="how many hours back from --until (default 24)")
     status.add_argument("--until", help="UTC end, exclusive (default: the start of the current hour)")
@@ -41,8 +48,13 @@ def run_usage(args, clickhouse, catalog) -> str:
     if until <= since:
         raise ValueError("--until must be after --since")
     grouping = parse_group_by(args.group_by, catalog, bool(args.tenant))
+    zone = check_timezone(args.timezone)
     with clickhouse.get_client(purpose="metering-pipeline usage") as client:
-        rows = usage_rows(client, catalog, grouping, args.tenant, since, until)
+        if uses_local_time(grouping, args.timezone is not None):
+            window = local_window(zone, args.since, args.until, since, until)
+            rows = local_usage_rows(client, catalog, grouping, args.tenant, window)
+        else:
+            rows = usage_rows(client, catalog, grouping, args.tenant, since, until)
     return render([*grouping.names, "unit", "value", "events"], rows, args.format)
 
 

@@ -14,6 +14,7 @@ from metering_pipeline.usage.aggregation import DISTINCT_COUNT, RECOMPUTED, mete
 from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 FIXED = {"tenant": "tenant_id", "meter": "meter", "event_type": "event_type", "hour": "hour", "day": "toDate(hour)"}
+FIXED["month"] = "toStartOfMonth(hour)"  # day and month are local (cli/local.py); these UTC readings are not used for them
 ON_EVENTS = {**FIXED, "event_type": "type"}
 
 

@@ -29,11 +29,15 @@ def default_window(now: datetime) -> tuple[datetime, datetime]:
     return start, now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
-def usage_rows(client, catalog: Catalog, grouping: Grouping, tenant: str | None, since: datetime, until: datetime) -> list[tuple]:
-    """(group values..., unit, value, events) rows, sorted by the group values."""
-    for table in (USAGE_HOURLY, EVENTS):
+def require_tables(client, *tables: str) -> None:
+    for table in tables:
         if not client.command("EXISTS TABLE {t:Identifier}", parameters={"t": table}):
             raise ValueError(f"table {table} does not exist yet: run the pipeline for some hours first")
+
+
+def usage_rows(client, catalog: Catalog, grouping: Grouping, tenant: str | None, since: datetime, until: datetime) -> list[tuple]:
+    """(group values..., unit, value, events) rows, sorted by the group values."""
+    require_tables(client, USAGE_HOURLY, EVENTS)
     window = window_params(since, until, tenant)
     sql, params = usage_hourly_sql(grouping, tenant)
     rows = list(client.query(sql, parameters={**window, **params}).result_rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from metering_pipeline.dbt.resources import (
     DBT_PROJECT_DIR,
@@ -83,7 +83,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest_path,
         project=dbt_project,
-        dagster_dbt_translator=MeteringDbtTranslator(),
+        # usage_hourly's step also writes usage_quarter_hourly and tenant_periods: three dbt sources, one asset.
+        dagster_dbt_translator=MeteringDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True)),
         **ASSET_POLICY,  # hourly partitions, single-run backfills, the clickhouse pool: the house rule, defined once
         name="metering_dbt_models",
     )

@@ -3,6 +3,11 @@
 Over events (usage_hourly): count counts them, sum / max / min aggregate the value, and
 unique_count counts distinct values.
 
+Over 15-minute windows (usage_quarter_hourly): the same rule over the window's events, so an
+hour's windows roll up to its usage_hourly row exactly as hours roll up to a day (`OVER_HOURS`:
+count and sum add, max and min take the extreme); a window's unique_count is distinct within the
+window only and is never summed: a local day or month recounts it from `events`.
+
 Over hours (every Python reader that rolls usage_hourly up: the CLI, the demo, the alerts):
 count and sum meters add their hourly values, max and min meters take the max or min of
 them. A unique_count meter cannot be rolled up from hourly values (a user active in two
@@ -29,6 +34,9 @@ OVER_EVENTS = {
 }
 OVER_HOURS = {"count": "sum", "sum": "sum", "max": "max", "min": "min"}  # unique_count: recomputed from events
 RECOMPUTED = "unique_count"
+# The 15-minute window an event falls in, from its exact time: every UTC offset in use is a multiple
+# of 15 minutes, so every local day and month starts on one of these boundaries.
+QUARTER_HOUR = "toDateTime(toStartOfFifteenMinutes(time), 'UTC')"
 
 
 def rollup(value: str = "value", aggregation: str = "any(aggregation)") -> str:

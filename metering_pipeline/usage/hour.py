@@ -1,4 +1,5 @@
-"""One hour of usage_hourly, rebuilt from the hour's accepted events and swapped in atomically."""
+"""One hour of usage_hourly and its 15-minute windows (usage_quarter_hourly), rebuilt from the hour's
+accepted events and swapped in together."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.usage.sql import usage_insert
 from metering_pipeline.warehouse.staging import staging, swap_partition
-from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY, ensure_tables
+from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY, USAGE_QUARTER_HOURLY, ensure_tables
 
 
 @dataclass
@@ -15,21 +16,28 @@ class UsageReport:
     rows: int
     tenants: int
     events: int
+    quarter_hour_rows: int = 0
 
 
 def build_usage_hour(client, catalog: Catalog, hour: datetime) -> UsageReport:
     """Only the meters of the event types the hour holds get a SELECT: each one scans the hour,
-    and a meter without events has no rows."""
-    ensure_tables(client, EVENTS, USAGE_HOURLY)
+    and a meter without events has no rows. Both grains are built before either is swapped in,
+    so a failure leaves both as they were; the two swaps follow each other (ClickHouse has no
+    transaction across tables), and the `quarter_hours_match_hour` check compares them."""
+    ensure_tables(client, EVENTS, USAGE_HOURLY, USAGE_QUARTER_HOURLY)
     loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     at = {"hour": hour.replace(tzinfo=None)}
     present = client.query(f"SELECT DISTINCT type FROM `{EVENTS}` WHERE hour = {{hour:DateTime('UTC')}}", parameters=at)
     types = {t for (t,) in present.result_rows}
     with staging(client) as area:
         staged = area.like(USAGE_HOURLY)
-        insert = usage_insert(catalog, staged, types)
-        if insert:
-            client.command(insert[0], parameters={**insert[1], **at, "loaded_at": loaded_at})
+        staged_windows = area.like(USAGE_QUARTER_HOURLY)
+        for target, quarter_hours in ((staged, False), (staged_windows, True)):
+            insert = usage_insert(catalog, target, types, quarter_hours=quarter_hours)
+            if insert:
+                client.command(insert[0], parameters={**insert[1], **at, "loaded_at": loaded_at})
         rows, tenants, events = client.query(f"SELECT count(), uniqExact(tenant_id), sum(event_count) FROM `{staged}`").result_rows[0]
+        windows = client.query(f"SELECT count() FROM `{staged_windows}`").result_rows[0][0]
         swap_partition(client, USAGE_HOURLY, staged, hour)
-    return UsageReport(hour=hour, rows=rows, tenants=tenants, events=int(events))
+        swap_partition(client, USAGE_QUARTER_HOURLY, staged_windows, hour)
+    return UsageReport(hour=hour, rows=rows, tenants=tenants, events=int(events), quarter_hour_rows=windows)

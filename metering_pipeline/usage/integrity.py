@@ -1,10 +1,12 @@
-"""Cross-check usage_hourly against the events it came from, independently of the usage SQL."""
+"""Cross-check usage_hourly against the events it came from, independently of the usage SQL, and its
+15-minute windows against it."""
 
 from datetime import datetime
 
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.sql import json_text
-from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY
+from metering_pipeline.usage.aggregation import RECOMPUTED, rollup
+from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY, USAGE_QUARTER_HOURLY
 
 
 def _valued_counts(client, catalog: Catalog, params: dict) -> dict[str, int]:
@@ -44,3 +46,35 @@ def count_mismatches(client, catalog: Catalog, hour: datetime) -> list[tuple[str
         if expected != got:
             found.append((meter.name, expected, got))
     return found
+
+
+def window_mismatches(client, hour: datetime) -> list[tuple]:
+    """(meter, tenant, billing account, dimensions, hourly value, hourly events, windows' roll-up,
+    windows' events) for every group of the hour whose 15-minute windows do not roll up to its
+    usage_hourly row by the roll-up rule (count and sum add up exactly, max and min are the
+    windows' extreme), or that exists at one grain only. A unique_count hour lies between its
+    largest window and the sum of its windows (a value seen in two windows is one value)."""
+    sql = f"""
+        SELECT meter, tenant_id, billing_account_id, dims, any(aggregation_name) AS agg,
+               sumIf(amount, side = 'hour') AS hourly, sumIf(events, side = 'hour') AS hourly_events,
+               sumIf(amount, side = 'windows') AS windows, sumIf(events, side = 'windows') AS window_events,
+               maxIf(peak, side = 'windows') AS largest, countIf(side = 'hour') AS hours, countIf(side = 'windows') AS rollups
+        FROM (
+            SELECT 'hour' AS side, meter, tenant_id, billing_account_id, toString(dimensions) AS dims, aggregation AS aggregation_name,
+                   value AS amount, value AS peak, event_count AS events
+            FROM `{USAGE_HOURLY}` WHERE hour = {{hour:DateTime('UTC')}}
+            UNION ALL
+            SELECT 'windows' AS side, meter, tenant_id, billing_account_id, toString(dimensions) AS dims,
+                   any(aggregation) AS aggregation_name, {rollup()} AS amount, max(value) AS peak, sum(event_count) AS events
+            FROM `{USAGE_QUARTER_HOURLY}` WHERE hour = {{hour:DateTime('UTC')}}
+            GROUP BY meter, tenant_id, billing_account_id, dims
+        )
+        GROUP BY meter, tenant_id, billing_account_id, dims
+        HAVING hours != 1 OR rollups != 1 OR hourly_events != window_events
+            OR (agg = {{unique:String}} AND NOT (hourly >= largest AND hourly <= windows))
+            OR (agg != {{unique:String}} AND hourly != windows)
+        ORDER BY meter, tenant_id, billing_account_id, dims
+    """
+    params = {"hour": hour.replace(tzinfo=None), "unique": RECOMPUTED}
+    rows = client.query(sql, parameters=params).result_rows
+    return [(m, t, b, d, h, int(he), w, int(we)) for m, t, b, d, _, h, he, w, we, *_ in rows]

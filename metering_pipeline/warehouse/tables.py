@@ -17,6 +17,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
+USAGE_QUARTER_HOURLY = "usage_quarter_hourly"
+TENANT_PERIODS = "tenant_periods"
 
 _COLUMNS = {
     EVENTS: """
@@ -58,12 +60,42 @@ _COLUMNS = {
         bytes_ingested UInt64,
         loaded_at DateTime('UTC')
     """,
+    # usage_hourly's rows split into the hour's four 15-minute windows (UTC offsets are all multiples
+    # of 15 minutes, so any tenant's local day or month is a whole number of these windows).
+    USAGE_QUARTER_HOURLY: """
+        hour DateTime('UTC'),
+        window_start DateTime('UTC') COMMENT 'Start of the 15-minute window (minute 00, 15, 30 or 45)',
+        tenant_id String,
+        billing_account_id String DEFAULT '',
+        meter LowCardinality(String),
+        event_type LowCardinality(String),
+        aggregation LowCardinality(String),
+        unit LowCardinality(String),
+        dimensions Map(String, String),
+        value Decimal(38, 9) COMMENT 'unique_count: distinct values within the window only; never summed',
+        event_count UInt64,
+        bytes_ingested UInt64,
+        loaded_at DateTime('UTC')
+    """,
+    # Each tenant's local days and billing periods overlapping the hour (calendars/store.py).
+    TENANT_PERIODS: """
+        hour DateTime('UTC') COMMENT 'The UTC hour the period overlaps (partition key)',
+        tenant_id String,
+        kind LowCardinality(String) COMMENT 'day or billing_period',
+        label Date COMMENT 'Local date of the day, or the local date the billing period starts on',
+        period_start DateTime('UTC'),
+        period_end DateTime('UTC') COMMENT 'Exclusive',
+        timezone LowCardinality(String) COMMENT 'IANA zone in force at the period start',
+        anchor_day UInt8
+    """,
 }
 
 _SORT_KEYS = {
     EVENTS: "(tenant_id, type, source, id)",
     QUARANTINE: "(landing_source, source_file, line_no)",
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
+    USAGE_QUARTER_HOURLY: "(tenant_id, meter, billing_account_id, window_start)",
+    TENANT_PERIODS: "(tenant_id, kind, period_start)",
 }
 
 

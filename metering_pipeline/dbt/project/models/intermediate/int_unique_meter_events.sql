@@ -21,6 +21,7 @@ meter_events as (
     {%- for name, meter in unique_meters | dictsort %}
     select
         hour,
+        event_time,
         tenant_id,
         billing_account_id,
         {{ sql_string(name) }} as meter,
@@ -39,6 +40,7 @@ meter_events as (
 meter_events as (
     select
         hour,
+        event_time,
         tenant_id,
         billing_account_id,
         '' as meter,
