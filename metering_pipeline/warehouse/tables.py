@@ -15,6 +15,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
+DUPLICATES = "duplicates"
 
 _COLUMNS = {
     EVENTS: """
@@ -56,12 +57,31 @@ _COLUMNS = {
         bytes_ingested UInt64,
         loaded_at DateTime('UTC')
     """,
+    DUPLICATES: """
+        hour DateTime('UTC'),
+        source LowCardinality(String) COMMENT '(source, id): the dedup key the dropped copy shares with the kept one',
+        id String,
+        type LowCardinality(String),
+        tenant_id String,
+        billing_account_id String DEFAULT '',
+        time DateTime64(6, 'UTC'),
+        data String COMMENT 'The dropped copy''s data object as JSON text',
+        source_file String COMMENT 'Where the dropped copy came from',
+        line_no UInt32,
+        sub UInt32 COMMENT 'Position of the event within its line (batches, multi-amount records)',
+        kept_file String COMMENT 'Where the copy that was counted came from',
+        kept_line_no UInt32,
+        kept_sub UInt32,
+        identical Bool COMMENT 'type, tenant, billing account, time and data equal to the kept copy''s',
+        loaded_at DateTime('UTC')
+    """,
 }
 
 _SORT_KEYS = {
     EVENTS: "(tenant_id, type, source, id)",
     QUARANTINE: "(landing_source, source_file, line_no)",
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
+    DUPLICATES: "(source, id, source_file, line_no, sub)",
 }
 
 

@@ -1,0 +1,92 @@
+"""Every dropped duplicate on record: which copy of a (source, id) was dropped, which one counted, and
+whether the two said the same thing.
+
+The dedup rule lives here, once: of each (source, id) in the hour, the first valid copy by (file,
+line, sub) is kept and every later copy is dropped. The dropped copies are written to the hour's
+staging copy of `duplicates`, and the events insert leaves out exactly the rows named there, so
+the table and the events can never disagree about what was dropped.
+
+Only keys whose 64-bit hash repeats are candidates (a collision only adds a candidate), and
+among those the exact (source, id) groups are sorted: the hour is never sorted or grouped whole
+with its data, so memory stays at a hash per event however large the hour.
+
+A dropped copy is `identical` when its content equals the kept copy's: the canonical event's
+type, tenant, billing account, time (to the microsecond) and data (the JSON text as it is stored
+in `events`, compared byte for byte). Everything else about a copy (its file, line, line length)
+is where it came from, not what it says. A copy that is not identical is a *conflicting*
+duplicate: the same id reused for other content, which a producer bug turns into silent
+under-billing, so it is counted apart and shown by a WARN check with examples.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS
+
+CONTENT = ("type", "tenant_id", "billing_account_id", "time", "data")
+EXAMPLES = 10  # conflicting duplicates shown in the check's metadata
+COLUMNS = (
+    "hour, source, id, type, tenant_id, billing_account_id, time, data, source_file, line_no, sub, "
+    "kept_file, kept_line_no, kept_sub, identical, loaded_at"
+)
+
+
+def dropped_insert_sql(keys: str, rows: str, target: str) -> str:
+    """INSERT of the hour's dropped copies into `target` (a staging copy of `duplicates`).
+
+    `keys` selects (source, id, row, sub) and `rows` selects (row, sub, source, id, the CONTENT
+    columns, source_file, line_no) of every valid row; `row` orders by (file name, line).
+    """
+    repeated = f"SELECT cityHash64(source, id) AS h FROM ({keys}) GROUP BY h HAVING count() > 1"
+    content = ", ".join(CONTENT)
+    copies = (
+        f"SELECT source, id, arraySort(groupArray((row, sub, source_file, line_no, tuple({content})))) AS copies "
+        f"FROM ({rows}) WHERE cityHash64(source, id) IN ({repeated}) GROUP BY source, id HAVING length(copies) > 1"
+    )
+    return f"""
+        INSERT INTO `{target}` ({COLUMNS})
+        SELECT {{hour:DateTime('UTC')}}, source, id, c.5.1, c.5.2, c.5.3, c.5.4, c.5.5, c.3, c.4, c.2,
+               copies[1].3, copies[1].4, copies[1].2, c.5 = copies[1].5, {{loaded_at:DateTime('UTC')}}
+        FROM ({copies}) ARRAY JOIN arrayPopFront(copies) AS c
+    """
+
+
+def not_dropped(target: str) -> str:
+    """Condition keeping the rows of a `rows` SELECT that `target` does not name as dropped."""
+    return f"(source_file, line_no, sub) NOT IN (SELECT source_file, line_no, sub FROM `{target}`)"
+
+
+@dataclass
+class DuplicateCounts:
+    copies: int = 0  # dropped events
+    conflicting: int = 0  # dropped events whose content differs from the kept copy
+    examples: list[dict] = field(default_factory=list)
+
+    @property
+    def identical(self) -> int:
+        return self.copies - self.conflicting
+
+
+def count_dropped(client, staged: str) -> DuplicateCounts:
+    copies, conflicting = client.query(f"SELECT count(), countIf(NOT identical) FROM `{staged}`").result_rows[0]
+    examples = client.query(
+        f"SELECT source, id, tenant_id, source_file, line_no, kept_file, kept_line_no FROM `{staged}` "
+        f"WHERE NOT identical ORDER BY source_file, line_no, sub LIMIT {EXAMPLES}"
+    ).result_rows
+    names = ("source", "id", "tenant_id", "file", "line", "kept_file", "kept_line")
+    return DuplicateCounts(int(copies), int(conflicting), [dict(zip(names, row)) for row in examples])
+
+
+def duplicate_lines_on_record(client, hour: datetime) -> int:
+    """The hour's duplicate lines as the tables hold them: lines with a dropped copy in `duplicates`
+    and no accepted event in `events` (a line with one new event is accepted, not a duplicate)."""
+    at = "hour = {hour:DateTime('UTC')}"
+    sql = f"""
+        SELECT uniqExact(source_file, line_no) FROM `{DUPLICATES}` WHERE {at}
+        AND (source_file, line_no) NOT IN (
+            SELECT source_file, line_no FROM `{EVENTS}` WHERE {at}
+            AND source_file IN (SELECT source_file FROM `{DUPLICATES}` WHERE {at})
+            AND line_no IN (SELECT line_no FROM `{DUPLICATES}` WHERE {at})
+        )
+    """
+    return int(client.command(sql, parameters={"hour": hour.replace(tzinfo=None)}))
