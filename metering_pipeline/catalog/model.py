@@ -51,6 +51,8 @@ class Catalog:
     meters: tuple[Meter, ...]
     digest: str
     attribution: Attribution = Attribution()
+    # The canonical JSON text the digest is the hash of: what a dispute's evidence quotes as "the catalog in force".
+    document: str = field(default="", compare=False, repr=False)
 
     @property
     def event_types(self) -> list[str]:
@@ -117,7 +119,7 @@ def parse_catalog(document: dict) -> Catalog:
     warn_unproduced_kinds(attribution, sources)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution)
+    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution, document=canonical)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

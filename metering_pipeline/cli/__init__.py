@@ -2,10 +2,13 @@
 for unique counts) on the embedded engine or a server, as configured by METERING_CLICKHOUSE_URL."""
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 
 from metering_pipeline.catalog import CatalogError
+from metering_pipeline.cli.explain import add_commands as add_explain_commands
+from metering_pipeline.cli.explain import run_explain, run_verify_bundle
 from metering_pipeline.cli.query import GroupByError, parse_group_by
 from metering_pipeline.cli.render import render
 from metering_pipeline.cli.usage import default_window, parse_moment, usage_rows
@@ -25,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         help="meter, event_type, tenant, hour, day or a catalog dimension such as service_id; repeatable or comma-separated",
     )
     usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_explain_commands(commands)
     return parser
 
 
@@ -42,16 +46,30 @@ def run_usage(args, clickhouse, catalog) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from metering_pipeline.catalog import load_catalog
-    from metering_pipeline.resources import ClickHouseResource
+    from metering_pipeline.provenance.bundle import BundleError
+    from metering_pipeline.resources import ClickHouseResource, LandingZone
     from metering_pipeline.settings import resolved
 
     args = _parser().parse_args(argv)
+    if args.command == "verify-bundle":
+        try:
+            code, output = run_verify_bundle(args)
+        except ValueError as exc:
+            print(f"metering-pipeline: {exc}", file=sys.stderr)
+            return 2
+        print(output)
+        return code
     clickhouse = ClickHouseResource(
         url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"), lock_timeout_seconds=60
     )
     try:
-        print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
-    except (ValueError, GroupByError, CatalogError) as exc:
+        catalog = load_catalog(resolved("METERING_CATALOG") or None)
+        if args.command == "explain":
+            landing = LandingZone(url=resolved("METERING_LANDING_URL"), region=os.environ.get("AWS_REGION"))
+            print(run_explain(args, clickhouse, landing, catalog))
+        else:
+            print(run_usage(args, clickhouse, catalog))
+    except (ValueError, GroupByError, CatalogError, BundleError) as exc:
         print(f"metering-pipeline: {exc}", file=sys.stderr)
         return 2
     return 0
