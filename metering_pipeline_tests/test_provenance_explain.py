@@ -272,3 +272,32 @@ def test_unknown_or_malformed_record_id_is_a_clear_error(clickhouse, landing, la
     assert code == 2 and "start of an hour" in err
     code, _, err = cli(capsys, "verify-bundle", str(tmp_path / "missing.tar.gz"))
     assert code == 2 and "no such bundle" in err
+
+
+@pytest.mark.slow
+def test_bundle_built_from_an_s3_landing(clickhouse, s3, tmp_path, monkeypatch, capsys):
+    """The raw lines are read back from S3 (moto on loopback) by file and line, gzip included."""
+    import gzip
+
+    from metering_pipeline.resources import LandingZone
+    from metering_pipeline_tests.support.s3_server import REGION
+
+    plain = "\n".join([line("s1", data=data(3)), line("s2", data=data("0.5"))]) + "\n"
+    packed = gzip.compress(("\n".join([line("s1", data=data(3)), "", line("s3", data=data(4))]) + "\n").encode())
+    s3.client().put_object(Bucket=s3.bucket, Key=f"landing/{F}a.ndjson", Body=plain.encode())
+    s3.client().put_object(Bucket=s3.bucket, Key=f"landing/{F}b.ndjson.gz", Body=packed)
+    landing = LandingZone(url=s3.url("landing"), region=REGION)
+    run_all(clickhouse, landing, tmp_path)
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", clickhouse.url)
+    monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
+    monkeypatch.setenv("METERING_LANDING_URL", landing.url)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    bundle = tmp_path / "s3.tar.gz"
+    document = explain_json(capsys, "--tenant", "acme", "--meter", "gateway_egress_bytes", "--hour", HOUR, "--bundle", str(bundle))
+    assert [(e["file"], e["line"]) for e in document["events"]] == [(F + "a.ndjson", 1), (F + "a.ndjson", 2), (F + "b.ndjson.gz", 3)]
+    assert [(d["file"], d["line"]) for d in document["duplicates"]] == [(F + "b.ndjson.gz", 1)]
+    with tarfile.open(bundle, "r:gz") as archive:
+        raws = [json.loads(t)["raw"] for t in archive.extractfile("bundle/lines.ndjson").read().decode().splitlines()]
+    assert raws == [line("s1", data=data(3)), line("s2", data=data("0.5")), line("s3", data=data(4))]
+    code, out, _ = cli(capsys, "verify-bundle", str(bundle))
+    assert code == 0 and "gateway_egress_bytes = 7.5" in out
