@@ -10,6 +10,8 @@ from metering_pipeline.catalog import CatalogError
 from metering_pipeline.cli.explain import add_commands as add_explain_commands
 from metering_pipeline.cli.explain import run_explain, run_verify_bundle
 from metering_pipeline.cli.query import GroupByError, parse_group_by
+from metering_pipeline.cli.reconcile import add_command as add_reconcile_command
+from metering_pipeline.cli.reconcile import run_reconcile
 from metering_pipeline.cli.render import render
 from metering_pipeline.cli.usage import default_window, parse_moment, usage_rows
 
@@ -29,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     usage.add_argument("--format", choices=("table", "json", "csv"), default="table")
     add_explain_commands(commands)
+    add_reconcile_command(commands)
     return parser
 
 
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "explain":
             landing = LandingZone(url=resolved("METERING_LANDING_URL"), region=os.environ.get("AWS_REGION"))
             print(run_explain(args, clickhouse, landing, catalog))
+        elif args.command == "reconcile":
+            report, sound = run_reconcile(args, clickhouse)
+            print(report)
+            return 0 if sound else 1
         else:
             print(run_usage(args, clickhouse, catalog))
     except (ValueError, GroupByError, CatalogError, BundleError) as exc:

@@ -30,6 +30,7 @@ from metering_pipeline.ingest.duplicates import (
 )
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
+from metering_pipeline.ingest.landed import record_landed
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
 from metering_pipeline.ingest.reader import KEEP_RAW_BYTES
 from metering_pipeline.resources.landing import LandingZone, landing_digest
@@ -37,7 +38,7 @@ from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
 from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
-from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS, QUARANTINE, ensure_tables
+from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS, LANDED_FILES, QUARANTINE, ensure_tables
 
 # The accepted events are kept, so they are written in blocks of up to 64 MiB rather than the
 # session's 32 MiB: the 1M hour lands as three parts instead of six, which the engine otherwise
@@ -175,7 +176,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
     """Rebuild `events` and `quarantine` for one hour from whatever its landing folders hold now."""
     started = time.monotonic()
     report = HourReport(hour=hour)
-    ensure_tables(client, EVENTS, QUARANTINE, DUPLICATES)
+    ensure_tables(client, EVENTS, QUARANTINE, DUPLICATES, LANDED_FILES)
     enforce_published(client, catalog)
     loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     params = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
@@ -183,12 +184,14 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         lines = area.table("lines", LINES_COLUMNS)
         verdicts = area.table("verdicts", "row UInt64, reason LowCardinality(String), detail String")
         events, quarantine, dropped = area.like(EVENTS), area.like(QUARANTINE), area.like(DUPLICATES)
+        landed_files = area.like(LANDED_FILES)
         landed = [(s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)]
         loaded = load_files(client, landing, landed, lines, **limits)
         report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
         report.fingerprint = landing_digest(loaded.files)
         per_source = dict(client.query(f"SELECT landing_source, count() FROM `{lines}` GROUP BY landing_source").result_rows)
         report.lines_read = sum(per_source.values()) + len(loaded.early)
+        record_landed(client, landed_files, lines, loaded, hour, loaded_at)
         present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]
         done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
@@ -210,6 +213,7 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         swap_partition(client, EVENTS, events, hour)
         swap_partition(client, QUARANTINE, quarantine, hour)
         swap_partition(client, DUPLICATES, dropped, hour)
+        swap_partition(client, LANDED_FILES, landed_files, hour)
         report.duplicates_on_record = duplicate_lines_on_record(client, hour)
     report.seconds = time.monotonic() - started
     return report

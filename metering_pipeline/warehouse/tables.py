@@ -16,6 +16,7 @@ EVENTS = "events"
 QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
 DUPLICATES = "duplicates"
+LANDED_FILES = "landed_files"
 
 _COLUMNS = {
     EVENTS: """
@@ -75,6 +76,15 @@ _COLUMNS = {
         identical Bool COMMENT 'type, tenant, billing account, time and data equal to the kept copy''s',
         loaded_at DateTime('UTC')
     """,
+    LANDED_FILES: """
+        hour DateTime('UTC'),
+        landing_source LowCardinality(String),
+        source_file String,
+        bytes UInt64 COMMENT 'Stored size (compressed for .gz)',
+        version String COMMENT 'ETag on S3, mtime in ns locally',
+        lines_read UInt64 COMMENT 'Non-blank lines read, oversized and file faults included',
+        loaded_at DateTime('UTC')
+    """,
 }
 
 _SORT_KEYS = {
@@ -82,6 +92,7 @@ _SORT_KEYS = {
     QUARANTINE: "(landing_source, source_file, line_no)",
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
     DUPLICATES: "(source, id, source_file, line_no, sub)",
+    LANDED_FILES: "(landing_source, source_file)",
 }
 
 
