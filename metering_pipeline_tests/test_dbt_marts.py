@@ -204,7 +204,10 @@ def _rows(snapshot, mart, **where) -> list[tuple]:
 
 
 def test_partition_run_builds_every_mart_and_runs_the_checks(runs):
-    assert runs["materialized"] == sorted([*MARTS, "stg_metering__events", "stg_metering__quarantine", "stg_metering__usage_hourly"])
+    assert runs["materialized"] == sorted(
+        [*MARTS, "duplicates_summary", "hourly_reconciliation", "stg_metering__events", "stg_metering__quarantine"]
+        + ["stg_metering__usage_hourly", "stg_metering__duplicates", "stg_metering__landed_files"]
+    )
     assert runs["checks"] >= 30
     assert all(runs["first"][mart] for mart in MARTS)
 

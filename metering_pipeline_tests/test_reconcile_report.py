@@ -87,3 +87,43 @@ def test_a_lost_row_shows_as_unaccounted_and_fails_the_command(two_hours, capsys
     assert code == 1 and rows[0]["unaccounted"] == "1" and rows[1]["unaccounted"] == "0"
     assert main(["reconcile", "--since", "2026-11-22T10:00", "--until", "2026-11-22T12:00"]) == 1
     assert "NOT RECONCILED" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_dbt_marts_agree_with_the_command_and_their_tie_out_test_catches_a_lost_row(two_hours, capsys):
+    """hourly_reconciliation equals `metering-pipeline reconcile` row for row; duplicates_summary counts
+    the dropped copies; assert_hourly_reconciliation_ties_out passes, and fails once a row is lost."""
+    from metering_pipeline.dbt.assets import build_dbt_assets
+    from metering_pipeline.dbt.prepare import ensure_manifest
+    from metering_pipeline.dbt.resources import dbt_resource
+
+    clickhouse, _ = two_hours
+    ensure_manifest()
+    resources = {"dbt": dbt_resource(clickhouse.url, clickhouse.database), "catalog": CatalogResource()}
+
+    def build(key: str, raise_on_error: bool = True):
+        return dg.materialize([build_dbt_assets()], partition_key=key, resources=resources, raise_on_error=raise_on_error)
+
+    for key in ("2026-11-22-10:00", "2026-11-22-11:00"):
+        checks = {c.check_name: c.passed for c in build(key).get_asset_check_evaluations()}
+        assert checks["assert_hourly_reconciliation_ties_out"] is True
+    capsys.readouterr()  # dbt's own output
+    _, rows = report(capsys)
+    mart = query(
+        clickhouse,
+        "SELECT formatDateTime(hour, '%Y-%m-%d %H:00'), toString(landing_source), files, bytes, lines_read, accepted, duplicates, "
+        "duplicates_identical, duplicates_conflicting, quarantined, quarantined_by_reason, events, exported_records, revisions, "
+        "unaccounted FROM metering_analytics.hourly_reconciliation ORDER BY hour, landing_source",
+    )
+    assert [tuple(row.values()) for row in rows] == [tuple(v if isinstance(v, dict) else str(v) for v in row) for row in mart]
+    assert query(
+        clickhouse,
+        "SELECT tenant_id, dropped_copies, identical_copies, conflicting_copies, lines, conflicting_ids "
+        "FROM metering_analytics.duplicates_summary ORDER BY tenant_id",
+    ) == [("acme", 1, 1, 0, 1, 0), ("other", 1, 0, 1, 1, 1)]
+
+    with clickhouse.get_client() as client:
+        client.command("ALTER TABLE duplicates DELETE WHERE id = 'e1' SETTINGS mutations_sync = 1")
+    failed = build("2026-11-22-10:00", raise_on_error=False)
+    checks = {c.check_name: c.passed for c in failed.get_asset_check_evaluations()}
+    assert checks["assert_hourly_reconciliation_ties_out"] is False

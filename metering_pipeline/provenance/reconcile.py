@@ -12,7 +12,7 @@ same figures; a test holds the two equal.
 
 from datetime import datetime
 
-from metering_pipeline.export.ledger import LEDGER, REVISIONS
+from metering_pipeline.export.ledger import REVISIONS
 from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS, LANDED_FILES, QUARANTINE
 
 WINDOW = "hour >= {since:DateTime('UTC')} AND hour < {until:DateTime('UTC')}"
@@ -37,17 +37,13 @@ COLUMNS = (
 
 
 def reconcile_sql(exported: bool) -> str:
-    """The report's SELECT; `exported` says whether the export ledger exists yet."""
+    """The report's SELECT; `exported` says whether export_revisions exists yet. Records are counted
+    from each committed revision's `records` (the ledger rows it committed)."""
     accepted_lines = f"SELECT hour, source_file, line_no FROM `{EVENTS}` WHERE {WINDOW}"
-    ledger = (
-        f"SELECT hour, uniqExact(record_id) AS exported_records FROM `{LEDGER}` FINAL WHERE {WINDOW} GROUP BY hour"
-        if exported
-        else "SELECT toDateTime(0, 'UTC') AS hour, toUInt64(0) AS exported_records WHERE 0"
-    )
     revisions = (
-        f"SELECT hour, uniqExact(revision) AS revisions FROM `{REVISIONS}` FINAL WHERE {WINDOW} GROUP BY hour"
+        f"SELECT hour, sum(records) AS exported_records, count() AS revisions FROM `{REVISIONS}` FINAL WHERE {WINDOW} GROUP BY hour"
         if exported
-        else "SELECT toDateTime(0, 'UTC') AS hour, toUInt64(0) AS revisions WHERE 0"
+        else "SELECT toDateTime(0, 'UTC') AS hour, toUInt64(0) AS exported_records, toUInt64(0) AS revisions WHERE 0"
     )
     return f"""
         WITH
@@ -75,18 +71,16 @@ def reconcile_sql(exported: bool) -> str:
             )
             GROUP BY hour, landing_source
         ),
-        ledger AS ({ledger}),
-        revisions AS ({revisions})
+        exported AS ({revisions})
         SELECT f.hour AS hour, toString(f.landing_source) AS landing_source, f.files, f.bytes, f.lines_read,
                a.accepted, d.duplicates, d.duplicates_identical, d.duplicates_conflicting,
-               q.quarantined, q.quarantined_by_reason, a.events, l.exported_records, r.revisions,
+               q.quarantined, q.quarantined_by_reason, a.events, x.exported_records, x.revisions,
                toInt64(f.lines_read) - toInt64(a.accepted) - toInt64(d.duplicates) - toInt64(q.quarantined) AS unaccounted
         FROM files AS f
         LEFT JOIN accepted AS a ON a.hour = f.hour AND a.landing_source = f.landing_source
         LEFT JOIN dropped AS d ON d.hour = f.hour AND d.landing_source = f.landing_source
         LEFT JOIN quarantined AS q ON q.hour = f.hour AND q.landing_source = f.landing_source
-        LEFT JOIN ledger AS l ON l.hour = f.hour
-        LEFT JOIN revisions AS r ON r.hour = f.hour
+        LEFT JOIN exported AS x ON x.hour = f.hour
         ORDER BY hour, landing_source
     """
 
@@ -95,10 +89,10 @@ def reconcile_rows(client, since: datetime, until: datetime) -> list[dict]:
     """The report's rows, one per (hour, landing source) that had files, as dicts keyed by COLUMNS."""
     exists = {
         table: bool(client.command("EXISTS TABLE {t:Identifier}", parameters={"t": table}))
-        for table in (LANDED_FILES, EVENTS, DUPLICATES, QUARANTINE, LEDGER, REVISIONS)
+        for table in (LANDED_FILES, EVENTS, DUPLICATES, QUARANTINE, REVISIONS)
     }
     if not all(exists[t] for t in (LANDED_FILES, EVENTS, DUPLICATES, QUARANTINE)):
         raise ValueError("the ingest tables do not exist yet: run the pipeline for some hours first")
     params = {"since": since.replace(tzinfo=None), "until": until.replace(tzinfo=None)}
-    result = client.query(reconcile_sql(exists[LEDGER] and exists[REVISIONS]), parameters=params)
+    result = client.query(reconcile_sql(exists[REVISIONS]), parameters=params)
     return [dict(zip(COLUMNS, row)) for row in result.result_rows]
