@@ -2,13 +2,11 @@
 whether the two said the same thing.
 
 The dedup rule lives here, once: of each (source, id) in the hour, the first valid copy by (file,
-line, sub) is kept and every later copy is dropped. The dropped copies are written to the hour's
-staging copy of `duplicates`, and the events insert leaves out exactly the rows named there, so
-the table and the events can never disagree about what was dropped.
-
-Only keys whose 64-bit hash repeats are candidates (a collision only adds a candidate), and
-among those the exact (source, id) groups are sorted: the hour is never sorted or grouped whole
-with its data, so memory stays at a hash per event however large the hour.
+line, sub) is kept and every later copy is dropped. The dropped copies are named once, in a work
+table (`dropped_keys_sql`); the events insert leaves out exactly those rows and the hour's staging
+copy of `duplicates` records exactly those, so the two can never disagree about what was dropped.
+The hour is never sorted or grouped whole with its data, so memory stays at a hash per event
+however large the hour.
 
 A dropped copy is `identical` when its content equals the kept copy's: the canonical event's
 type, tenant, billing account, time (to the microsecond) and data (the JSON text as it is stored
@@ -29,31 +27,57 @@ COLUMNS = (
     "hour, source, id, type, tenant_id, billing_account_id, time, data, source_file, line_no, sub, "
     "kept_file, kept_line_no, kept_sub, identical, loaded_at"
 )
+# The dropped copies by key while the hour is built: a work table of (row, sub) pairs, so the
+# events insert leaves them out by two integers, as cheaply as the inline dedup it replaces.
+DROPPED_KEYS = "source String, id String, row UInt64, sub UInt32, kept_row UInt64, kept_sub UInt32"
 
 
-def dropped_insert_sql(keys: str, rows: str, target: str) -> str:
-    """INSERT of the hour's dropped copies into `target` (a staging copy of `duplicates`).
+def _union(branches: list[str], columns: str, condition: str = "") -> str:
+    """`columns` of every branch (`FROM <mapped> WHERE <valid>`), each narrowed by `condition`."""
+    extra = f" AND {condition}" if condition else ""
+    return " UNION ALL ".join(f"SELECT {columns} {branch}{extra}" for branch in branches)
 
-    `keys` selects (source, id, row, sub) and `rows` selects (row, sub, source, id, the CONTENT
-    columns, source_file, line_no) of every valid row; `row` orders by (file name, line).
+
+def dropped_keys_sql(branches: list[str], target: str) -> str:
+    """INSERT into `target` (DROPPED_KEYS) of every dropped copy's (row, sub) with its kept copy's.
+
+    Only keys whose 64-bit hash repeats are candidates (a collision only adds a candidate); each
+    exact (source, id) group is sorted by (row, sub), i.e. by (file name, line, position), and all
+    but its first copy are dropped. Only keys and row numbers are read here, never the data.
     """
+    keys = _union(branches, "source, id, row, sub")
     repeated = f"SELECT cityHash64(source, id) AS h FROM ({keys}) GROUP BY h HAVING count() > 1"
-    content = ", ".join(CONTENT)
-    copies = (
-        f"SELECT source, id, arraySort(groupArray((row, sub, source_file, line_no, tuple({content})))) AS copies "
-        f"FROM ({rows}) WHERE cityHash64(source, id) IN ({repeated}) GROUP BY source, id HAVING length(copies) > 1"
+    groups = (
+        f"SELECT source, id, arraySort(groupArray((row, sub))) AS copies FROM ({keys}) "
+        f"WHERE cityHash64(source, id) IN ({repeated}) GROUP BY source, id HAVING length(copies) > 1"
+    )
+    return (
+        f"INSERT INTO `{target}` (source, id, row, sub, kept_row, kept_sub) "
+        f"SELECT source, id, c.1, c.2, copies[1].1, copies[1].2 FROM ({groups}) ARRAY JOIN arrayPopFront(copies) AS c"
+    )
+
+
+def dropped_insert_sql(branches: list[str], row_columns: str, keys: str, target: str) -> str:
+    """INSERT into `target` (a staging copy of `duplicates`) of the copies `keys` names, each beside
+    its kept copy. One scan reads the content of just the copies of repeated keys (by row number);
+    each key's copies sorted by (row, sub) start with the kept one, as in `dropped_keys_sql`."""
+    pairs = f"SELECT row, sub FROM `{keys}` UNION ALL SELECT kept_row, kept_sub FROM `{keys}`"
+    content = _union(branches, f"row, sub, {row_columns}", f"(row, sub) IN ({pairs})")
+    groups = (
+        f"SELECT source, id, arraySort(groupArray((row, sub, source_file, line_no, tuple({', '.join(CONTENT)})))) AS copies "
+        f"FROM ({content}) GROUP BY source, id"
     )
     return f"""
         INSERT INTO `{target}` ({COLUMNS})
         SELECT {{hour:DateTime('UTC')}}, source, id, c.5.1, c.5.2, c.5.3, c.5.4, c.5.5, c.3, c.4, c.2,
                copies[1].3, copies[1].4, copies[1].2, c.5 = copies[1].5, {{loaded_at:DateTime('UTC')}}
-        FROM ({copies}) ARRAY JOIN arrayPopFront(copies) AS c
+        FROM ({groups}) ARRAY JOIN arrayPopFront(copies) AS c
     """
 
 
-def not_dropped(target: str) -> str:
-    """Condition keeping the rows of a `rows` SELECT that `target` does not name as dropped."""
-    return f"(source_file, line_no, sub) NOT IN (SELECT source_file, line_no, sub FROM `{target}`)"
+def not_dropped(keys: str) -> str:
+    """Condition keeping the rows that `keys` (DROPPED_KEYS) does not name as dropped."""
+    return f"(row, sub) NOT IN (SELECT row, sub FROM `{keys}`)"
 
 
 @dataclass

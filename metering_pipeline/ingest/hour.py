@@ -22,9 +22,11 @@ from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.duplicates import (
+    DROPPED_KEYS,
     DuplicateCounts,
     count_dropped,
     dropped_insert_sql,
+    dropped_keys_sql,
     duplicate_lines_on_record,
     not_dropped,
 )
@@ -86,18 +88,19 @@ def _not_judged(mapped: str, verdicts: str) -> str:
     return f"FROM `{mapped}` WHERE row NOT IN (SELECT row FROM `{verdicts}`)"
 
 
-def _accepted_sql(mapped: list[str], verdicts: str, events: str, dropped: str) -> tuple[str, str]:
-    """The INSERT of the dropped copies into `dropped` (ingest/duplicates.py holds the dedup rule),
-    and the INSERT of the accepted rows into `events`: every valid row `dropped` does not name."""
-    keys = " UNION ALL ".join(f"SELECT source, id, row, sub {_not_judged(m, verdicts)}" for m in mapped)
-    rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {_not_judged(m, verdicts)}" for m in mapped)
+def _accepted_sql(mapped: list[str], verdicts: str, events: str, keys: str, dropped: str) -> tuple[str, str, str]:
+    """The dedup step (its rule is in ingest/duplicates.py): the INSERT naming the dropped copies in
+    `keys`, the INSERT recording them in `dropped` (a staging `duplicates`), and the INSERT of the
+    accepted rows into `events`: every valid row `keys` does not name."""
+    branches = [_not_judged(m, verdicts) for m in mapped]
+    rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {branch}" for branch in branches)
     accepted = f"""
         INSERT INTO `{events}` (source, id, type, tenant_id, billing_account_id, time, hour, data, bytes, source_file, line_no, loaded_at)
         SELECT source, id, type, tenant_id, billing_account_id, time, {{hour:DateTime('UTC')}}, data, bytes, source_file, line_no,
                {{loaded_at:DateTime('UTC')}}
-        FROM ({rows}) WHERE {not_dropped(dropped)}
+        FROM ({rows}) WHERE {not_dropped(keys)}
     """
-    return dropped_insert_sql(keys, rows, dropped), accepted
+    return dropped_keys_sql(branches, keys), dropped_insert_sql(branches, _ROW_COLUMNS, keys, dropped), accepted
 
 
 def _accepted_counts_sql(events: str) -> str:
@@ -196,7 +199,9 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         done = _map_sources(client, area, catalog, present, lines, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
         if done:
-            dropped_sql, accepted_sql = _accepted_sql([m for _, _, m in done], verdicts, events, dropped)
+            keys = area.table("dropped_keys", DROPPED_KEYS)
+            keys_sql, dropped_sql, accepted_sql = _accepted_sql([m for _, _, m in done], verdicts, events, keys, dropped)
+            client.command(keys_sql)
             client.command(dropped_sql, parameters=params)
             client.command(accepted_sql, parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
             report.dropped = count_dropped(client, dropped)
