@@ -82,3 +82,25 @@ def test_a_line_with_one_new_event_is_accepted_and_its_old_event_still_on_record
     metadata = materialization_metadata(result, "accepted_events")
     assert (metadata["accepted"], metadata["duplicates"], metadata["duplicate_events"]) == (2, 0, 1)
     assert _checks(result)["lines_reconcile"].passed
+
+
+def test_lines_reconcile_fails_when_the_duplicates_table_does_not_hold_the_hour(
+    clickhouse, landing, landing_dir, catalog_resource, monkeypatch
+):
+    """The figure and the table are counted apart: a `duplicates` hour that was not swapped in (here
+    skipped on purpose) leaves the reported duplicate lines without rows, and the check fails."""
+    from metering_pipeline.ingest import hour as ingest_hour_module
+    from metering_pipeline.warehouse.tables import DUPLICATES
+
+    land(landing_dir, "a.ndjson", [line("e1"), line("e1"), line("e2")])
+    real_swap = ingest_hour_module.swap_partition
+
+    def swap_all_but_duplicates(client, table, staged, hour):
+        if table != DUPLICATES:
+            real_swap(client, table, staged, hour)
+
+    monkeypatch.setattr(ingest_hour_module, "swap_partition", swap_all_but_duplicates)
+    result = run_hour(clickhouse, landing, catalog_resource)
+    check = _checks(result)["lines_reconcile"]
+    assert not check.passed
+    assert (check.metadata["duplicates"].value, check.metadata["duplicate_lines_on_record"].value) == (1, 0)

@@ -176,7 +176,7 @@ def _map_sources(client, area, catalog: Catalog, present, lines: str, verdicts: 
 
 
 def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, **limits) -> HourReport:
-    """Rebuild `events` and `quarantine` for one hour from whatever its landing folders hold now."""
+    """Rebuild `events`, `quarantine`, `duplicates` and `landed_files` for one hour from whatever its landing folders hold now."""
     started = time.monotonic()
     report = HourReport(hour=hour)
     ensure_tables(client, EVENTS, QUARANTINE, DUPLICATES, LANDED_FILES)
