@@ -104,3 +104,27 @@ def test_lines_reconcile_fails_when_the_duplicates_table_does_not_hold_the_hour(
     check = _checks(result)["lines_reconcile"]
     assert not check.passed
     assert (check.metadata["duplicates"].value, check.metadata["duplicate_lines_on_record"].value) == (1, 0)
+
+
+def test_identical_means_bills_the_same(clickhouse, landing, landing_dir, catalog_resource):
+    """A retry re-stamped within the hour, or carrying a member no meter reads, bills the same: identical.
+    Another value for a meter of the type, or another dimension value, does not: conflicting."""
+    base = {"service_id": "svc", "bytes_sent": 10, "bytes_received": 1}
+    land(
+        landing_dir,
+        "a.ndjson",
+        [
+            line("r1", data=base),
+            line("r1", time="2026-11-22T10:31:00Z", data={**base, "trace": "retry-2"}),
+            line("r2", data=base),
+            line("r2", data={**base, "bytes_received": 2}),  # gateway_ingress_bytes reads it
+            line("r3", data=base),
+            line("r3", data={**base, "service_id": "other"}),  # a dimension
+        ],
+    )
+    run_hour(clickhouse, landing, catalog_resource)
+    assert query(clickhouse, "SELECT id, identical, time FROM duplicates ORDER BY id") == [
+        ("r1", True, query(clickhouse, "SELECT toDateTime64('2026-11-22 10:31:00', 6, 'UTC')")[0][0]),
+        ("r2", False, query(clickhouse, "SELECT toDateTime64('2026-11-22 10:30:00', 6, 'UTC')")[0][0]),
+        ("r3", False, query(clickhouse, "SELECT toDateTime64('2026-11-22 10:30:00', 6, 'UTC')")[0][0]),
+    ]

@@ -8,20 +8,25 @@ copy of `duplicates` records exactly those, so the two can never disagree about 
 The hour is never sorted or grouped whole with its data, so memory stays at a hash per event
 however large the hour.
 
-A dropped copy is `identical` when its content equals the kept copy's: the canonical event's
-type, tenant, billing account, time (to the microsecond) and data (the JSON text as it is stored
-in `events`, compared byte for byte). Everything else about a copy (its file, line, line length)
-is where it came from, not what it says. A copy that is not identical is a *conflicting*
-duplicate: the same id reused for other content, which a producer bug turns into silent
-under-billing, so it is counted apart and shown by a WARN check with examples.
+A dropped copy is `identical` when it bills the same as the kept copy: the same event type, tenant
+and billing account, and for every catalog meter of that type the same value (as the meter reads
+it) and the same dimensions. That is the content a duplicate can silently change an invoice by;
+the rest may differ without changing a number: a retry re-stamped within the hour, members no
+meter reads, or billing-client's Event and record shapes of one usage (their `data` differ by
+design). A copy that is not identical is a *conflicting* duplicate: the same id reused for
+another quantity, which a producer bug turns into silent under-billing, so it is counted apart
+and shown by a WARN check with examples. The dropped copy's own time and data are kept.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from metering_pipeline.catalog import Catalog
+from metering_pipeline.catalog.sql import meter_value
+from metering_pipeline.usage.sql import dimensions_map
 from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS
 
-CONTENT = ("type", "tenant_id", "billing_account_id", "time", "data")
+CONTENT = ("type", "tenant_id", "billing_account_id")  # plus what each meter of the type reads: `billed_content`
 EXAMPLES = 10  # conflicting duplicates shown in the check's metadata
 COLUMNS = (
     "hour, source, id, type, tenant_id, billing_account_id, time, data, source_file, line_no, sub, "
@@ -57,22 +62,35 @@ def dropped_keys_sql(branches: list[str], target: str) -> str:
     )
 
 
-def dropped_insert_sql(branches: list[str], row_columns: str, keys: str, target: str) -> str:
+def billed_content(catalog: Catalog) -> tuple[str, dict]:
+    """What an event bills, beyond its type, tenant and account: for each catalog meter of its type, the
+    value the meter reads and the meter's dimensions (the pipeline's own expressions, usage/sql.py)."""
+    parts, params = [], {}
+    for index, meter in enumerate(catalog.meters):
+        value, value_params = meter_value(meter, "data", f"dup{index}_v")
+        dimensions, dimension_params = dimensions_map(meter, index)
+        params.update(value_params, **dimension_params, **{f"dup{index}_t": meter.event_type})
+        parts.append(f"if(type = {{dup{index}_t:String}}, toString(tuple({value}, {dimensions})), NULL)")
+    return f"[{', '.join(parts)}]", params
+
+
+def dropped_insert_sql(catalog: Catalog, branches: list[str], row_columns: str, keys: str, target: str) -> tuple[str, dict]:
     """INSERT into `target` (a staging copy of `duplicates`) of the copies `keys` names, each beside
-    its kept copy. One scan reads the content of just the copies of repeated keys (by row number);
-    each key's copies sorted by (row, sub) start with the kept one, as in `dropped_keys_sql`."""
+    its kept copy, and its parameters. One scan reads the content of just the copies of repeated
+    keys (by row number); each key's copies sorted by (row, sub) start with the kept one, as in
+    `dropped_keys_sql`."""
     pairs = f"SELECT row, sub FROM `{keys}` UNION ALL SELECT kept_row, kept_sub FROM `{keys}`"
     content = _union(branches, f"row, sub, {row_columns}", f"(row, sub) IN ({pairs})")
-    groups = (
-        f"SELECT source, id, arraySort(groupArray((row, sub, source_file, line_no, tuple({', '.join(CONTENT)})))) AS copies "
-        f"FROM ({content}) GROUP BY source, id"
-    )
-    return f"""
+    billed, params = billed_content(catalog)
+    copy = f"(row, sub, source_file, line_no, tuple({', '.join(CONTENT)}, {billed}), time, data)"
+    groups = f"SELECT source, id, arraySort(groupArray({copy})) AS copies FROM ({content}) GROUP BY source, id"
+    sql = f"""
         INSERT INTO `{target}` ({COLUMNS})
-        SELECT {{hour:DateTime('UTC')}}, source, id, c.5.1, c.5.2, c.5.3, c.5.4, c.5.5, c.3, c.4, c.2,
+        SELECT {{hour:DateTime('UTC')}}, source, id, c.5.1, c.5.2, c.5.3, c.6, c.7, c.3, c.4, c.2,
                copies[1].3, copies[1].4, copies[1].2, c.5 = copies[1].5, {{loaded_at:DateTime('UTC')}}
         FROM ({groups}) ARRAY JOIN arrayPopFront(copies) AS c
     """
+    return sql, params
 
 
 def not_dropped(keys: str) -> str:

@@ -88,7 +88,7 @@ def _not_judged(mapped: str, verdicts: str) -> str:
     return f"FROM `{mapped}` WHERE row NOT IN (SELECT row FROM `{verdicts}`)"
 
 
-def _accepted_sql(mapped: list[str], verdicts: str, events: str, keys: str, dropped: str) -> tuple[str, str, str]:
+def _accepted_sql(catalog: Catalog, mapped: list[str], verdicts: str, events: str, keys: str, dropped: str) -> tuple[str, tuple, str]:
     """The dedup step (its rule is in ingest/duplicates.py): the INSERT naming the dropped copies in
     `keys`, the INSERT recording them in `dropped` (a staging `duplicates`), and the INSERT of the
     accepted rows into `events`: every valid row `keys` does not name."""
@@ -100,7 +100,7 @@ def _accepted_sql(mapped: list[str], verdicts: str, events: str, keys: str, drop
                {{loaded_at:DateTime('UTC')}}
         FROM ({rows}) WHERE {not_dropped(keys)}
     """
-    return dropped_keys_sql(branches, keys), dropped_insert_sql(branches, _ROW_COLUMNS, keys, dropped), accepted
+    return dropped_keys_sql(branches, keys), dropped_insert_sql(catalog, branches, _ROW_COLUMNS, keys, dropped), accepted
 
 
 def _accepted_counts_sql(events: str) -> str:
@@ -200,9 +200,11 @@ def ingest_hour(client, landing: LandingZone, catalog: Catalog, hour: datetime, 
         valid = 0
         if done:
             keys = area.table("dropped_keys", DROPPED_KEYS)
-            keys_sql, dropped_sql, accepted_sql = _accepted_sql([m for _, _, m in done], verdicts, events, keys, dropped)
+            keys_sql, (dropped_sql, dropped_params), accepted_sql = _accepted_sql(
+                catalog, [m for _, _, m in done], verdicts, events, keys, dropped
+            )
             client.command(keys_sql)
-            client.command(dropped_sql, parameters=params)
+            client.command(dropped_sql, parameters={**params, **dropped_params})
             client.command(accepted_sql, parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
             report.dropped = count_dropped(client, dropped)
             sql, names = _quarantine_sql(done, lines, verdicts, quarantine)

@@ -73,7 +73,7 @@ _COLUMNS = {
         kept_file String COMMENT 'Where the copy that was counted came from',
         kept_line_no UInt32,
         kept_sub UInt32,
-        identical Bool COMMENT 'type, tenant, billing account, time and data equal to the kept copy''s',
+        identical Bool COMMENT 'bills the same as the kept copy: type, tenant, billing account, each meter''s value and dimensions',
         loaded_at DateTime('UTC')
     """,
     LANDED_FILES: """
