@@ -20,7 +20,7 @@ def test_dbt_sources_are_the_pipeline_assets(assets_def):
     keys = {key.to_user_string() for key in assets_def.keys}
     assert MARTS <= keys
     external = {key.to_user_string() for key in assets_def.dependency_keys} - keys
-    assert external == {"accepted_events", "quarantined_lines", "usage_hourly"}
+    assert external == {"accepted_events", "quarantined_lines", "usage_hourly", "billing_export", "dropped_duplicates", "landed_files"}
     deps = {key.to_user_string(): {d.to_user_string() for d in ks} for key, ks in assets_def.asset_deps.items()}
     assert "quarantined_lines" in deps["stg_metering__quarantine"]
     assert "accepted_events" in deps["stg_metering__events"]

@@ -206,7 +206,8 @@ def _rows(snapshot, mart, **where) -> list[tuple]:
 def test_partition_run_builds_every_mart_and_runs_the_checks(runs):
     staging = ["stg_metering__events", "stg_metering__quarantine", "stg_metering__usage_hourly"]
     local = ["stg_metering__usage_quarter_hourly", "stg_metering__tenant_periods", "usage_local_daily", "usage_billing_periods"]
-    assert runs["materialized"] == sorted([*MARTS, *staging, *local])  # local marts: test_local_time.py
+    provenance = ["duplicates_summary", "hourly_reconciliation", "stg_metering__duplicates", "stg_metering__landed_files"]
+    assert runs["materialized"] == sorted([*MARTS, *staging, *local, *provenance])  # local marts: test_local_time.py
     assert runs["checks"] >= 30
     assert all(runs["first"][mart] for mart in MARTS)
 
@@ -393,7 +394,7 @@ def test_docs_generate_and_a_manual_run_without_the_catalog_vars(runs, warehouse
     catalog = docs.get_artifact("catalog.json")
     daily = catalog["nodes"]["model.metering.usage_daily"]
     assert daily["columns"]["value"]["type"] == "Decimal(38, 9)"
-    sources = ("events", "quarantine", "usage_hourly", "usage_quarter_hourly", "tenant_periods")
+    sources = ("events", "quarantine", "usage_hourly", "usage_quarter_hourly", "tenant_periods", "duplicates", "landed_files")
     assert set(catalog["sources"]) == {f"source.metering.metering.{t}" for t in sources}
     manifest = docs.get_artifact("manifest.json")
     for mart in (*MARTS, "usage_local_daily", "usage_billing_periods"):

@@ -37,7 +37,7 @@ SECRETS = {
     "AWS secret key": [AWS_SECRET, quote(AWS_SECRET, safe=""), "awssk9Lm2"],
     "webhook token": [WEBHOOK_TOKEN, "hooktok5Rv8"],
 }
-INGEST = "accepted_events,quarantined_lines"
+INGEST = "accepted_events,quarantined_lines,dropped_duplicates,landed_files"
 DBT_MODELS = (
     "usage_daily,usage_monthly,usage_by_service,quarantine_summary,tenant_usage_summary,"
     "stg_metering__events,stg_metering__quarantine,stg_metering__usage_hourly"

@@ -53,6 +53,8 @@ class Catalog:
     digest: str
     attribution: Attribution = Attribution()
     calendars: Calendars = Calendars()
+    # The canonical JSON text the digest is the hash of: what a dispute's evidence quotes as "the catalog in force".
+    document: str = field(default="", compare=False, repr=False)
 
     @property
     def event_types(self) -> list[str]:
@@ -120,7 +122,7 @@ def parse_catalog(document: dict) -> Catalog:
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     calendars = parse_calendars(document.get("calendars"))
-    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution, calendars=calendars)
+    return Catalog(sources=sources, meters=meters, digest=digest, attribution=attribution, calendars=calendars, document=canonical)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

@@ -3,12 +3,17 @@ for unique counts) on the embedded engine or a server, as configured by METERING
 `status` reads the run history (`pipeline_runs`)."""
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 
 from metering_pipeline.catalog import CatalogError
+from metering_pipeline.cli.explain import add_commands as add_explain_commands
+from metering_pipeline.cli.explain import run_explain, run_verify_bundle
 from metering_pipeline.cli.local import check_timezone, local_usage_rows, local_window, uses_local_time
 from metering_pipeline.cli.query import GroupByError, parse_group_by
+from metering_pipeline.cli.reconcile import add_command as add_reconcile_command
+from metering_pipeline.cli.reconcile import run_reconcile
 from metering_pipeline.cli.render import render
 from metering_pipeline.cli.status import HEADER, status_rows
 from metering_pipeline.cli.usage import default_window, parse_moment, usage_rows
@@ -38,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--hours", type=int, default=24, help="how many hours back from --until (default 24)")
     status.add_argument("--until", help="UTC end, exclusive (default: the start of the current hour)")
     status.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_explain_commands(commands)
+    add_reconcile_command(commands)
     return parser
 
 
@@ -69,19 +76,37 @@ def run_status(args, clickhouse) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from metering_pipeline.catalog import load_catalog
-    from metering_pipeline.resources import ClickHouseResource
+    from metering_pipeline.provenance.bundle import BundleError
+    from metering_pipeline.resources import ClickHouseResource, LandingZone
     from metering_pipeline.settings import resolved
 
     args = _parser().parse_args(argv)
+    if args.command == "verify-bundle":
+        try:
+            code, output = run_verify_bundle(args)
+        except ValueError as exc:
+            print(f"metering-pipeline: {exc}", file=sys.stderr)
+            return 2
+        print(output)
+        return code
     clickhouse = ClickHouseResource(
         url=resolved("METERING_CLICKHOUSE_URL"), database=resolved("METERING_DATABASE"), lock_timeout_seconds=60
     )
     try:
         if args.command == "status":
             print(run_status(args, clickhouse))
+            return 0
+        catalog = load_catalog(resolved("METERING_CATALOG") or None)
+        if args.command == "explain":
+            landing = LandingZone(url=resolved("METERING_LANDING_URL"), region=os.environ.get("AWS_REGION"))
+            print(run_explain(args, clickhouse, landing, catalog))
+        elif args.command == "reconcile":
+            report, sound = run_reconcile(args, clickhouse)
+            print(report)
+            return 0 if sound else 1
         else:
-            print(run_usage(args, clickhouse, load_catalog(resolved("METERING_CATALOG") or None)))
-    except (ValueError, GroupByError, CatalogError) as exc:
+            print(run_usage(args, clickhouse, catalog))
+    except (ValueError, GroupByError, CatalogError, BundleError) as exc:
         print(f"metering-pipeline: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -25,6 +25,7 @@ from metering_pipeline.export.layout import manifest_key, manifest_prefix
 from metering_pipeline.export.ledger import commit, committed_revisions, ledger_rows, record_rows, repair_revisions, revision_rows
 from metering_pipeline.export.records import Window, build_records, window_of
 from metering_pipeline.export.store import CONTENT_TYPE, build_manifest, serialize_manifest, sweep
+from metering_pipeline.provenance.catalogs import record_catalog
 from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 NDJSON = "application/x-ndjson"
@@ -78,6 +79,7 @@ def export_hour(client, store, catalog: Catalog, partition_key: str, limits: Lim
         for planned in objects:
             store.put(planned.key, planned.body, NDJSON)
         report.swept = sweep(store, window.start, keep | {o.key for o in objects})
+        record_catalog(client, catalog)
         commit(
             client,
             window.start,

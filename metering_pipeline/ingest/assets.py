@@ -12,6 +12,8 @@ from metering_pipeline.warehouse.staging import drop_stale_staging
 
 ACCEPTED_EVENTS = "accepted_events"
 QUARANTINED_LINES = "quarantined_lines"
+DROPPED_DUPLICATES = "dropped_duplicates"
+LANDED_FILES = "landed_files"
 
 
 @dg.multi_asset(
@@ -27,6 +29,18 @@ QUARANTINED_LINES = "quarantined_lines"
             group_name="ingest",
             kinds={"clickhouse"},
             description="Every rejected line of the hour with its reason (table `quarantine`).",
+        ),
+        dg.AssetSpec(
+            DROPPED_DUPLICATES,
+            group_name="ingest",
+            kinds={"clickhouse"},
+            description="Every dropped duplicate copy of the hour, with the copy that counted (table `duplicates`).",
+        ),
+        dg.AssetSpec(
+            LANDED_FILES,
+            group_name="ingest",
+            kinds={"clickhouse"},
+            description="The files the hour read: size, version and lines read (table `landed_files`).",
         ),
     ],
     check_specs=check_specs(ACCEPTED_EVENTS),
@@ -60,5 +74,13 @@ def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, la
     yield dg.MaterializeResult(
         asset_key=QUARANTINED_LINES,
         metadata={k: v for k, v in metadata.items() if k.startswith("quarantined") or k == "partitions"},
+    )
+    yield dg.MaterializeResult(
+        asset_key=DROPPED_DUPLICATES,
+        metadata={k: v for k, v in metadata.items() if k.startswith("duplicate") or k == "partitions"},
+    )
+    yield dg.MaterializeResult(
+        asset_key=LANDED_FILES,
+        metadata={k: v for k, v in metadata.items() if k in ("partitions", "files", "bytes_read", "lines_read")},
     )
     yield from check_results(ACCEPTED_EVENTS, reports)

@@ -1,9 +1,9 @@
-"""One hour of ingest: landing files -> canonical events and quarantine, swapped in atomically.
+"""One hour of ingest: landing files -> canonical events, quarantine and dropped duplicates, swapped in atomically.
 
 Per source, the format adapter maps lines onto canonical rows (ingest/formats/canonical.py)
 and the format's great-expectations rules give one verdict per failing line; then the
 accepted events of every source are deduplicated together: of each (source, id), the first
-by file and line is kept (`_accepted_sql`).
+by file and line is kept, and every dropped copy is recorded in `duplicates` (ingest/duplicates.py).
 
 Accounting is per line, because lines are what land: lines_read == accepted + duplicates +
 quarantined. A line that yields several events (billing-client amounts) is quarantined if
@@ -21,9 +21,19 @@ import pyarrow as pa
 from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
+from metering_pipeline.ingest.duplicates import (
+    DROPPED_KEYS,
+    DuplicateCounts,
+    count_dropped,
+    dropped_insert_sql,
+    dropped_keys_sql,
+    duplicate_lines_on_record,
+    not_dropped,
+)
 from metering_pipeline.ingest.engine import EngineRead, LandingChanged, census, engine_read, oversized_detail, raw_head
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
+from metering_pipeline.ingest.landed import record_landed
 from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
 from metering_pipeline.ingest.reader import KEEP_RAW_BYTES, MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES
 from metering_pipeline.resources.landing import LandingZone, landing_digest
@@ -31,7 +41,7 @@ from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
 from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
-from metering_pipeline.warehouse.tables import EVENTS, QUARANTINE, ensure_tables
+from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS, LANDED_FILES, QUARANTINE, ensure_tables
 
 # The accepted events are kept, so they are written in blocks of up to 64 MiB rather than the
 # session's 32 MiB: the 1M hour lands as three parts instead of six, which the engine otherwise
@@ -61,6 +71,8 @@ class HourReport:
     fingerprint: str = ""  # landing_digest of the hour's file set
     engine_files: int = 0  # files ClickHouse read in place (ingest/engine.py)
     fallback: dict[str, str] = field(default_factory=dict)  # files the Python reader read instead, and why
+    dropped: DuplicateCounts = field(default_factory=DuplicateCounts)  # dropped copies (events), in `duplicates`
+    duplicates_on_record: int | None = None  # duplicate lines as the swapped tables hold them
 
     @property
     def quarantined_total(self) -> int:
@@ -68,34 +80,30 @@ class HourReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.lines_read == self.accepted + self.duplicates + self.quarantined_total
+        return self.lines_read == self.accepted + self.duplicates + self.quarantined_total and self.duplicates_match
+
+    @property
+    def duplicates_match(self) -> bool:
+        return self.duplicates_on_record is None or self.duplicates_on_record == self.duplicates
 
 
 def _not_judged(mapped: str, verdicts: str) -> str:
     return f"FROM `{mapped}` WHERE row NOT IN (SELECT row FROM `{verdicts}`)"
 
 
-def _accepted_sql(mapped: list[str], verdicts: str, events: str) -> str:
-    """Accepted rows; of each (source, id) the first by (file, line, sub) wins.
-
-    Only the losers are named: keys whose 64-bit hash repeats are candidates (a collision
-    only adds a candidate), and among those the exact (source, id) groups drop all but
-    their first row. The hour is never sorted or grouped whole with its data, so memory
-    stays at a hash per event however large the hour.
-    """
-    keys = " UNION ALL ".join(f"SELECT source, id, row, sub {_not_judged(m, verdicts)}" for m in mapped)
-    rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {_not_judged(m, verdicts)}" for m in mapped)
-    repeated = f"SELECT cityHash64(source, id) AS h FROM ({keys}) GROUP BY h HAVING count() > 1"
-    losers = (
-        f"SELECT arrayJoin(arrayPopFront(arraySort(groupArray((row, sub))))) FROM ({keys}) "
-        f"WHERE cityHash64(source, id) IN ({repeated}) GROUP BY source, id"
-    )
-    return f"""
+def _accepted_sql(catalog: Catalog, mapped: list[str], verdicts: str, events: str, keys: str, dropped: str) -> tuple[str, tuple, str]:
+    """The dedup step (its rule is in ingest/duplicates.py): the INSERT naming the dropped copies in
+    `keys`, the INSERT recording them in `dropped` (a staging `duplicates`), and the INSERT of the
+    accepted rows into `events`: every valid row `keys` does not name."""
+    branches = [_not_judged(m, verdicts) for m in mapped]
+    rows = " UNION ALL ".join(f"SELECT row, sub, {_ROW_COLUMNS} {branch}" for branch in branches)
+    accepted = f"""
         INSERT INTO `{events}` (source, id, type, tenant_id, billing_account_id, time, hour, data, bytes, source_file, line_no, loaded_at)
         SELECT source, id, type, tenant_id, billing_account_id, time, {{hour:DateTime('UTC')}}, data, bytes, source_file, line_no,
                {{loaded_at:DateTime('UTC')}}
-        FROM ({rows}) WHERE (row, sub) NOT IN ({losers})
+        FROM ({rows}) WHERE {not_dropped(keys)}
     """
+    return dropped_keys_sql(branches, keys), dropped_insert_sql(catalog, branches, _ROW_COLUMNS, keys, dropped), accepted
 
 
 def _accepted_counts_sql(events: str) -> str:
@@ -206,7 +214,7 @@ def ingest_hour(
     collection: str = "",
     **limits,
 ) -> HourReport:
-    """Rebuild `events` and `quarantine` for one hour from whatever its landing folders hold now.
+    """Rebuild `events`, `quarantine`, `duplicates` and `landed_files` for one hour from whatever its landing folders hold now.
 
     `reader` is how the landing files are read: "python" (reader.py into a `lines` work table),
     or the engine's table function reading them in place, "file", "s3" or "s3Cluster"
@@ -216,7 +224,7 @@ def ingest_hour(
     """
     started = time.monotonic()
     report = HourReport(hour=hour)
-    ensure_tables(client, EVENTS, QUARANTINE)
+    ensure_tables(client, EVENTS, QUARANTINE, DUPLICATES, LANDED_FILES)
     enforce_published(client, catalog)
     loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     params = {"hour": hour.replace(tzinfo=None), "loaded_at": loaded_at}
@@ -224,7 +232,8 @@ def ingest_hour(
     with staging(client) as area:
         lines = area.table("lines", LINES_COLUMNS)
         verdicts = area.table("verdicts", "row UInt64, reason LowCardinality(String), detail String")
-        events, quarantine = area.like(EVENTS), area.like(QUARANTINE)
+        events, quarantine, dropped = area.like(EVENTS), area.like(QUARANTINE), area.like(DUPLICATES)
+        landed_files = area.like(LANDED_FILES)
         landed = sorted(((s.name, f) for s in catalog.sources for f in landing.list_hour(s.name, hour)), key=lambda p: p[1].name)
         read = None
         if reader != "python":
@@ -238,16 +247,20 @@ def ingest_hour(
         for source, count in (read.lines if read else {}).items():
             per_source[source] = per_source.get(source, 0) + count
         report.lines_read = sum(per_source.values()) + len(loaded.early)
+        record_landed(client, landed_files, lines, loaded, hour, loaded_at, read.file_lines if read else {})
         relation = _relations(read, lines, [s.name for s in catalog.sources], loaded_any=bool(read and read.fallback))
         present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]
         done = _map_sources(client, area, catalog, present, relation, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
         if done:
-            client.command(
-                _accepted_sql([m for _, _, m in done], verdicts, events),
-                parameters=params,
-                settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES},
+            keys = area.table("dropped_keys", DROPPED_KEYS)
+            keys_sql, (dropped_sql, dropped_params), accepted_sql = _accepted_sql(
+                catalog, [m for _, _, m in done], verdicts, events, keys, dropped
             )
+            client.command(keys_sql)
+            client.command(dropped_sql, parameters={**params, **dropped_params})
+            client.command(accepted_sql, parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
+            report.dropped = count_dropped(client, dropped)
             sql, names = _quarantine_sql(done, relation, verdicts, quarantine, max_line)
             client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
@@ -262,6 +275,9 @@ def ingest_hour(
             _unchanged(landing, read, hour)
         swap_partition(client, EVENTS, events, hour)
         swap_partition(client, QUARANTINE, quarantine, hour)
+        swap_partition(client, DUPLICATES, dropped, hour)
+        swap_partition(client, LANDED_FILES, landed_files, hour)
+        report.duplicates_on_record = duplicate_lines_on_record(client, hour)
     report.seconds = time.monotonic() - started
     return report
 

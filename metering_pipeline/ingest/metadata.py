@@ -10,6 +10,7 @@ from metering_pipeline.validate.rules import REASONS
 
 GX_REASONS = tuple(r for r in REASONS if r not in ("oversized", "malformed_json"))
 RECONCILIATION = "lines_reconcile"
+CONFLICTING = "no_conflicting_duplicates"
 
 
 def events_metadata(reports: list[HourReport]) -> dict:
@@ -19,6 +20,9 @@ def events_metadata(reports: list[HourReport]) -> dict:
         "lines_read": sum(r.lines_read for r in reports),
         "accepted": sum(r.accepted for r in reports),
         "duplicates": sum(r.duplicates for r in reports),
+        "duplicate_events": sum(r.dropped.copies for r in reports),
+        "duplicates_identical": sum(r.dropped.identical for r in reports),
+        "duplicates_conflicting": sum(r.dropped.conflicting for r in reports),
         "quarantined": sum(r.quarantined_total for r in reports),
         "files": sum(r.files for r in reports),
         "bytes_read": sum(r.bytes_read for r in reports),
@@ -39,7 +43,16 @@ def events_metadata(reports: list[HourReport]) -> dict:
 
 
 def check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
-    specs = [dg.AssetCheckSpec(RECONCILIATION, asset=asset_key, description="lines_read == accepted + duplicates + quarantined")]
+    specs = [
+        dg.AssetCheckSpec(
+            RECONCILIATION,
+            asset=asset_key,
+            description="lines_read == accepted + duplicates + quarantined, and duplicates == the hour's duplicate lines in `duplicates`",
+        ),
+        dg.AssetCheckSpec(
+            CONFLICTING, asset=asset_key, description="no dropped duplicate differs in content from the copy that was counted"
+        ),
+    ]
     specs += [
         dg.AssetCheckSpec(f"expect_{reason}", asset=asset_key, description=f"great-expectations rules quarantining as {reason}")
         for reason in GX_REASONS
@@ -57,9 +70,12 @@ def check_results(asset_key: str, reports: list[HourReport]):
         metadata={
             "lines_read": sum(r.lines_read for r in reports),
             "accounted": sum(r.accepted + r.duplicates + r.quarantined_total for r in reports),
+            "duplicates": sum(r.duplicates for r in reports),
+            "duplicate_lines_on_record": sum(r.duplicates_on_record or 0 for r in reports),
             "partitions_not_reconciling": dg.MetadataValue.json(broken),
         },
     )
+    yield conflicting_result(asset_key, reports)
     for reason in GX_REASONS:
         counts: dict[str, list[int]] = {}
         for report in reports:
@@ -76,3 +92,21 @@ def check_results(asset_key: str, reports: list[HourReport]):
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"failed_rows": failed, **{name: f"{f} of {c} rows failed" for name, (f, c) in counts.items()}},
         )
+
+
+def conflicting_result(asset_key: str, reports: list[HourReport]) -> dg.AssetCheckResult:
+    """WARN: the lines are on record in `duplicates` (identical = false) and the first copy was billed,
+    but the same id carrying other content usually means a producer reuses ids and under-bills."""
+    examples = [{"partition": partition_key_for(r.hour), **e} for r in reports for e in r.dropped.examples]
+    conflicting = sum(r.dropped.conflicting for r in reports)
+    return dg.AssetCheckResult(
+        check_name=CONFLICTING,
+        asset_key=asset_key,
+        passed=conflicting == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "conflicting": conflicting,
+            "identical": sum(r.dropped.identical for r in reports),
+            "examples": dg.MetadataValue.json(examples[:10]),
+        },
+    )

@@ -6,7 +6,8 @@ from metering_pipeline.usage.aggregation import OVER_EVENTS, QUARTER_HOUR
 from metering_pipeline.warehouse.tables import EVENTS
 
 
-def _dimensions(meter: Meter, index: int) -> tuple[str, dict]:
+def dimensions_map(meter: Meter, index: int) -> tuple[str, dict]:
+    """The meter's dimensions of one event as a Map(String, String), names in sorted order (a missing value is '')."""
     if not meter.group_by:
         return "CAST(map(), 'Map(String, String)')", {}
     pairs, params = [], {}
@@ -23,7 +24,7 @@ def meter_select(meter: Meter, index: int, events: str = EVENTS, quarter_hours: 
     from the same events and the same aggregate, so the two grains cannot drift apart."""
     window, window_key = (f"{QUARTER_HOUR} AS window_start, ", "window_start, ") if quarter_hours else ("", "")
     value, params = meter_value(meter, "data", f"m{index}_v")
-    dimensions, dim_params = _dimensions(meter, index)
+    dimensions, dim_params = dimensions_map(meter, index)
     params.update(dim_params)
     params.update({f"m{index}_{k}": getattr(meter, k) for k in ("name", "event_type", "aggregation", "unit")})
     sql = f"""

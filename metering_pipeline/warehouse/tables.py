@@ -19,6 +19,8 @@ QUARANTINE = "quarantine"
 USAGE_HOURLY = "usage_hourly"
 USAGE_QUARTER_HOURLY = "usage_quarter_hourly"
 TENANT_PERIODS = "tenant_periods"
+DUPLICATES = "duplicates"
+LANDED_FILES = "landed_files"
 
 _COLUMNS = {
     EVENTS: """
@@ -88,6 +90,33 @@ _COLUMNS = {
         timezone LowCardinality(String) COMMENT 'IANA zone in force at the period start',
         anchor_day UInt8
     """,
+    DUPLICATES: """
+        hour DateTime('UTC'),
+        source LowCardinality(String) COMMENT '(source, id): the dedup key the dropped copy shares with the kept one',
+        id String,
+        type LowCardinality(String),
+        tenant_id String,
+        billing_account_id String DEFAULT '',
+        time DateTime64(6, 'UTC'),
+        data String COMMENT 'The dropped copy''s data object as JSON text',
+        source_file String COMMENT 'Where the dropped copy came from',
+        line_no UInt32,
+        sub UInt32 COMMENT 'Position of the event within its line (batches, multi-amount records)',
+        kept_file String COMMENT 'Where the copy that was counted came from',
+        kept_line_no UInt32,
+        kept_sub UInt32,
+        identical Bool COMMENT 'bills the same as the kept copy: type, tenant, billing account, each meter''s value and dimensions',
+        loaded_at DateTime('UTC')
+    """,
+    LANDED_FILES: """
+        hour DateTime('UTC'),
+        landing_source LowCardinality(String),
+        source_file String,
+        bytes UInt64 COMMENT 'Stored size (compressed for .gz)',
+        version String COMMENT 'ETag on S3, mtime in ns locally',
+        lines_read UInt64 COMMENT 'Non-blank lines read, oversized and file faults included',
+        loaded_at DateTime('UTC')
+    """,
 }
 
 _SORT_KEYS = {
@@ -96,6 +125,8 @@ _SORT_KEYS = {
     USAGE_HOURLY: "(tenant_id, meter, billing_account_id)",
     USAGE_QUARTER_HOURLY: "(tenant_id, meter, billing_account_id, window_start)",
     TENANT_PERIODS: "(tenant_id, kind, period_start)",
+    DUPLICATES: "(source, id, source_file, line_no, sub)",
+    LANDED_FILES: "(landing_source, source_file)",
 }
 
 

@@ -13,6 +13,8 @@ renamed as (
         hour,
         data,
         bytes,
+        source_file,
+        line_no,
         loaded_at
     from source
 )

@@ -1,0 +1,1 @@
+"""Provenance for disputes: from an exported quantity back to its events, lines and catalog (explain, bundles)."""
