@@ -24,6 +24,7 @@ again before the hour is swapped in (`LandingChanged`).
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from metering_pipeline.ingest.reader import KEEP_RAW_BYTES, MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES
 from metering_pipeline.resources.landing import LandingFile, LandingZone
@@ -215,3 +216,30 @@ def reading_function(requested: str, on_s3: bool, embedded: bool, cluster: str =
     if on_s3:
         return "s3Cluster" if cluster and not embedded else "s3"
     return "file" if embedded else "python"
+
+
+def lines_relations(read: EngineRead | None, lines: str, sources: list[str], loaded_any: bool):
+    """relation(source, rejected) -> the SQL a source's lines are read from, and its parameters: the `lines`
+    work table (Python reader), the engine reading the files in place, or both (files that fell back)."""
+    prefixes = {name: f"e{k}_" for k, name in enumerate(sources)}
+
+    def relation(source: str, rejected: bool) -> tuple[str, dict]:
+        if read is None:
+            return f"`{lines}`", {}
+        parts, params = [], {}
+        if read.files.get(source):
+            sql, params = read.relation(source, prefixes[source], rejected)
+            parts.append(sql)
+        if loaded_any or not parts:
+            parts.append(f"SELECT row, landing_source, source_file, line_no, raw FROM `{lines}`")
+        return "(" + " UNION ALL ".join(parts) + ")", params
+
+    return relation
+
+
+def ensure_unchanged(landing: LandingZone, read: EngineRead, hour: datetime) -> None:
+    """The engine read each file three times (engine.py): refuse the hour if one changed or vanished meanwhile."""
+    now = {f.name: f for source in read.files for f in landing.list_hour(source, hour)}
+    changed = sorted(f.landed.name for f in read.engine_files if now.get(f.landed.name) != f.landed)
+    if changed:
+        raise LandingChanged(f"landing files changed while the hour was read; rerun the hour: {', '.join(changed[:5])}")

@@ -30,7 +30,7 @@ from metering_pipeline.ingest.duplicates import (
     duplicate_lines_on_record,
     not_dropped,
 )
-from metering_pipeline.ingest.engine import EngineRead, LandingChanged, census, engine_read, oversized_detail, raw_head
+from metering_pipeline.ingest.engine import census, engine_read, ensure_unchanged, lines_relations, oversized_detail, raw_head
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.landed import record_landed
@@ -185,25 +185,6 @@ def _map_sources(client, area, catalog: Catalog, present, relation, verdicts: st
     return done
 
 
-def _relations(read: EngineRead | None, lines: str, sources: list[str], loaded_any: bool):
-    """relation(source, rejected) -> the SQL a source's lines are read from, and its parameters: the `lines`
-    work table (Python reader), the engine reading the files in place, or both (files that fell back)."""
-    prefixes = {name: f"e{k}_" for k, name in enumerate(sources)}
-
-    def relation(source: str, rejected: bool) -> tuple[str, dict]:
-        if read is None:
-            return f"`{lines}`", {}
-        parts, params = [], {}
-        if read.files.get(source):
-            sql, params = read.relation(source, prefixes[source], rejected)
-            parts.append(sql)
-        if loaded_any or not parts:
-            parts.append(f"SELECT row, landing_source, source_file, line_no, raw FROM `{lines}`")
-        return "(" + " UNION ALL ".join(parts) + ")", params
-
-    return relation
-
-
 def ingest_hour(
     client,
     landing: LandingZone,
@@ -248,7 +229,7 @@ def ingest_hour(
             per_source[source] = per_source.get(source, 0) + count
         report.lines_read = sum(per_source.values()) + len(loaded.early)
         record_landed(client, landed_files, lines, loaded, hour, loaded_at, read.file_lines if read else {})
-        relation = _relations(read, lines, [s.name for s in catalog.sources], loaded_any=bool(read and read.fallback))
+        relation = lines_relations(read, lines, [s.name for s in catalog.sources], loaded_any=bool(read and read.fallback))
         present = [(i, s) for i, s in enumerate(catalog.sources) if per_source.get(s.name)]
         done = _map_sources(client, area, catalog, present, relation, verdicts, (hour, hour + timedelta(hours=1)), report)
         valid = 0
@@ -272,7 +253,7 @@ def ingest_hour(
         for reason, count in client.query(f"SELECT reason, count() FROM `{quarantine}` GROUP BY reason").result_rows:
             report.quarantined[reason] = count
         if read is not None:
-            _unchanged(landing, read, hour)
+            ensure_unchanged(landing, read, hour)
         swap_partition(client, EVENTS, events, hour)
         swap_partition(client, QUARANTINE, quarantine, hour)
         swap_partition(client, DUPLICATES, dropped, hour)
@@ -280,14 +261,6 @@ def ingest_hour(
         report.duplicates_on_record = duplicate_lines_on_record(client, hour)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _unchanged(landing: LandingZone, read: EngineRead, hour: datetime) -> None:
-    """The engine read each file three times (engine.py): refuse the hour if one changed or vanished meanwhile."""
-    now = {f.name: f for source in read.files for f in landing.list_hour(source, hour)}
-    changed = sorted(f.landed.name for f in read.engine_files if now.get(f.landed.name) != f.landed)
-    if changed:
-        raise LandingChanged(f"landing files changed while the hour was read; rerun the hour: {', '.join(changed[:5])}")
 
 
 def _insert_early(client, quarantine: str, early, hour: datetime, loaded_at: datetime) -> None:
