@@ -58,8 +58,13 @@ def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def floor_sql(catalog: Catalog, glob: str, hour: datetime, variant: str = "line", event_types=None) -> tuple[str, dict, dict]:
-    """(sql, parameters, settings) of the floor statement over the files matching `glob`."""
+def floor_sql(
+    catalog: Catalog, glob: str, hour: datetime, variant: str = "line", event_types=None, function: str = "file"
+) -> tuple[str, dict, dict]:
+    """(sql, parameters, settings) of the floor statement over the files matching `glob`, read with
+    `function` (file, or s3 for the S3 row: the same statement over the same bytes served by S3)."""
+    if function not in ("file", "s3"):
+        raise ValueError(f"unknown floor table function {function!r}")
     meters = floor_meters(catalog, event_types)
     keys = _data_keys(meters)
     sets = _grouping_sets(meters)
@@ -74,13 +79,13 @@ def floor_sql(catalog: Catalog, glob: str, hour: datetime, variant: str = "line"
     if variant == "line":
         source = (
             f"(SELECT JSONExtract(line, 'Tuple({top}, data {data_type})') AS e "
-            f"FROM file({{glob:String}}, 'LineAsString') WHERE length(line) <= {MAX_LINE_BYTES})"
+            f"FROM {function}({{glob:String}}, 'LineAsString') WHERE length(line) <= {MAX_LINE_BYTES})"
         )
         field = {f: f"tupleElement(e, '{f}')" for f in REQUIRED}
         datum = {k: f"tupleElement(tupleElement(e, 'data'), {_lit(k)})" for k in keys}
         settings: dict = {}
     elif variant == "jsoneachrow":
-        source = f"file({{glob:String}}, 'JSONEachRow', '{top}, data {data_type}')"
+        source = f"{function}({{glob:String}}, 'JSONEachRow', '{top}, data {data_type}')"
         field = {f: f for f in REQUIRED}
         datum = {k: f"tupleElement(data, {_lit(k)})" for k in keys}
         settings = {"input_format_allow_errors_ratio": 0.2, "input_format_allow_errors_num": 1 << 40}
@@ -146,9 +151,9 @@ def meter_totals(meters, result) -> dict[str, Decimal]:
     return dict(totals)
 
 
-def run_floor(client, catalog: Catalog, glob: str, hour: datetime, variant: str = "line", event_types=None):
+def run_floor(client, catalog: Catalog, glob: str, hour: datetime, variant: str = "line", event_types=None, function: str = "file"):
     """Run the floor statement; returns (rows, events aggregated, per-meter totals)."""
-    sql, params, settings = floor_sql(catalog, glob, hour, variant, event_types)
+    sql, params, settings = floor_sql(catalog, glob, hour, variant, event_types, function)
     result = client.query(sql, parameters=params, settings=settings)
     meters = floor_meters(catalog, event_types)
     by_type = defaultdict(int)

@@ -38,6 +38,7 @@ if os.environ.get("BENCH_CODE_ROOT"):  # a worker for --code-root: before benchm
 
 from benchmarks.generate import BENCH_HOUR, DATA_ROOT, ensure_backfill, ensure_hour, hour_folder
 from benchmarks.report import REPO, RESULTS, fmt_events, secs, update_readme, write_results
+from benchmarks.s3landing import S3Landing
 
 RESULT_PREFIX = "BENCH-RESULT "
 CODE_ROOT = REPO  # where metering_pipeline is imported from in the workers (--code-root)
@@ -129,7 +130,12 @@ def fit_exponent(points: list[tuple[int, float]]) -> float | None:
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "reader": os.environ.get("METERING_INGEST_READER", "engine"),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -222,16 +228,23 @@ def fastest_run(runs: list[dict]) -> dict:
     return out
 
 
-def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]]) -> dict:
+def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]], s3: "S3Landing | None" = None) -> dict:
     """The floor (best of 3 in one process), then the pipeline `args.repeat` times (each run on a
     fresh chDB directory, in fresh processes): the hour's figures are its fastest run, as the
     floor's are, so OS noise on this shared machine weighs on both sides alike. Every run's
-    total is kept, every run is checked against the manifest, and peak RSS is the highest of them."""
+    total is kept, every run is checked against the manifest, and peak RSS is the highest of them.
+
+    With `s3`, the same files are landed in a moto server on loopback first, and both the floor
+    (`s3()`) and the pipeline read them from there: the S3 row has its own ratio."""
     landing, manifest = ensure_hour(events, args.seed)
     folder = hour_folder(landing, BENCH_HOUR)
-    common = {"hour": BENCH_HOUR.isoformat(), "landing": str(landing), "events": events}
+    landing_url, glob, function = str(landing), str(folder) + "/*", "file"
+    if s3 is not None:
+        landing_url, glob, function = s3.land(landing, folder)
+    common = {"hour": BENCH_HOUR.isoformat(), "landing": landing_url, "events": events}
     out = {
         "events": events,
+        "landing_kind": "local" if s3 is None else "S3",
         "manifest": {k: v for k, v in manifest.items() if k != "files"},
         "files": len(manifest["files"]),
         "gzip_files": sum(f["compressed"] for f in manifest["files"]),
@@ -243,8 +256,9 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
             **common,
             "stage": "floor",
             "chdb": str(work / f"floor-{events}"),
-            "glob": str(folder) + "/*",
-            "variants": ["line", "jsoneachrow"],
+            "glob": glob,
+            "function": function,
+            "variants": ["line", "jsoneachrow"] if s3 is None else ["line"],
             "event_types": list(GENERATED_TYPES),
         },
         args.timeout,
@@ -258,7 +272,7 @@ def run_hour(events: int, args, work: Path, optional_groups: dict[str, list[str]
         run = run_pipeline(events, args, common, chdb_dir)
         runs.append(run)
         problems += manifest_check(manifest, run["ingest"], run["usage"]) if run["seconds"] else ["stage failed"]
-        for group, keys in optional_groups.items() if attempt == repeat - 1 else ():  # once, on the last run's tables
+        for group, keys in optional_groups.items() if attempt == repeat - 1 and s3 is None else ():  # once, on the last run's tables
             log(f"{fmt_events(events)}: {group} (through Dagster)")
             out["other"][group] = worker(
                 {**common, "stage": "dagster", "chdb": str(chdb_dir), "assets": keys, "export": str(work / f"export-{events}")},
@@ -335,7 +349,8 @@ def run_backfill(args, work: Path, groups: dict[str, list[str]], hours: int, wit
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000,5000000", help="events per hour, comma-separated")
+    parser.add_argument("--sizes", default="100000,1000000,5000000,20000000", help="events per hour, comma-separated")
+    parser.add_argument("--s3-size", type=int, default=1_000_000, help="also read this hour from S3 (moto on loopback); 0 skips")
     parser.add_argument("--backfill-hours", type=int, default=720)
     parser.add_argument("--backfill-events", type=int, default=20_000)
     parser.add_argument(
@@ -392,6 +407,8 @@ def parse_args(argv):
             args.profile_size = 100_000
         if "--export-backfill-hours" not in given:
             args.export_backfill_hours = 6
+        if "--s3-size" not in given:
+            args.s3_size = 20_000
     args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.experiments = [e.strip() for e in args.experiment.split(",") if e.strip()]
     if args.output is None:
@@ -466,10 +483,15 @@ def main(argv: list[str] | None = None) -> None:
         if optional:
             log(f"other asset groups measured through Dagster: {optional}")
         hours = [run_hour(events, args, work, optional) for events in args.size_list]
+        local = list(hours)
+        if args.s3_size:
+            with S3Landing() as s3:
+                log(f"{fmt_events(args.s3_size)} from S3: landing in moto at {s3.endpoint}")
+                hours.append(run_hour(args.s3_size, args, work, optional, s3))
         exponents = {
-            "pipeline": fit_exponent([(h["events"], h["pipeline_seconds"]) for h in hours]),
-            "ingest + validate": fit_exponent([(h["events"], h["ingest"].get("seconds")) for h in hours]),
-            "floor": fit_exponent([(h["events"], h["floor_seconds"]) for h in hours]),
+            "pipeline": fit_exponent([(h["events"], h["pipeline_seconds"]) for h in local]),
+            "ingest + validate": fit_exponent([(h["events"], h["ingest"].get("seconds")) for h in local]),
+            "floor": fit_exponent([(h["events"], h["floor_seconds"]) for h in local]),
         }
         profile = None
         if args.profile_size and importlib.util.find_spec("pyinstrument") is None:

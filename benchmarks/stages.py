@@ -166,7 +166,9 @@ def stage_floor(spec) -> dict:
             runs = []
             for _ in range(spec.get("repeat", 3)):
                 started = time.monotonic()
-                rows, events, totals = run_floor(client, catalog, spec["glob"], _hour(spec), variant, spec.get("event_types"))
+                rows, events, totals = run_floor(
+                    client, catalog, spec["glob"], _hour(spec), variant, spec.get("event_types"), spec.get("function", "file")
+                )
                 runs.append(round(time.monotonic() - started, 3))
             out["variants"][variant] = {
                 "seconds": min(runs),
@@ -266,7 +268,8 @@ def stage_ingest(spec) -> dict:
 def stage_usage(spec) -> dict:
     apply_experiments(spec)
     import metering_pipeline.usage.hour as usage_hour
-    from metering_pipeline.usage.integrity import count_mismatches
+    from metering_pipeline.calendars.store import build_period_hours
+    from metering_pipeline.usage.integrity import count_mismatches, window_mismatches
 
     build_usage_hour = usage_hour.build_usage_hour
     clickhouse, _, catalog = _resources(spec)
@@ -280,8 +283,11 @@ def stage_usage(spec) -> dict:
         report = build_usage_hour(client, catalog, hour)
         built = time.monotonic() - started
         started = time.monotonic()
-        mismatches = count_mismatches(client, catalog, hour)
+        mismatches = count_mismatches(client, catalog, hour) + window_mismatches(client, hour)
         checked = time.monotonic() - started
+        started = time.monotonic()
+        build_period_hours(client, catalog, [hour])  # the usage_hourly asset's step builds tenant_periods too
+        periods = time.monotonic() - started
         top = statements.top(6)
         totals = client.query(
             "SELECT meter, toString(sum(value)) FROM usage_hourly WHERE hour = {h:DateTime('UTC')} GROUP BY meter",
@@ -289,8 +295,8 @@ def stage_usage(spec) -> dict:
         ).result_rows
     out.update(
         {
-            "seconds": round(built + checked, 3),
-            "split": {"build": round(built, 3), "event_counts_check": round(checked, 3)},
+            "seconds": round(built + checked + periods, 3),
+            "split": {"build": round(built, 3), "checks": round(checked, 3), "tenant_periods": round(periods, 3)},
             "statements": top,
             "rows": report.rows,
             "tenants": report.tenants,
