@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
+from metering_pipeline import definitions
 from metering_pipeline.cli.status import HEADER, status_rows
 from metering_pipeline.observability import PIPELINE_RUNS, Pushgateway, pipeline_runs, record_failed_run
 from metering_pipeline.observability.failures import SENSOR
@@ -145,3 +146,11 @@ def test_a_run_failing_after_ingest_records_ingest_and_the_failed_step(tmp_path,
     with clickhouse.get_client() as client:
         rows = client.query(f"SELECT asset, outcome, error, length(figures.metric) > 0 FROM {PIPELINE_RUNS} ORDER BY asset").result_rows
     assert rows == [("accepted_events", "success", "", True), ("exploding_report", "failure", "RuntimeError", False)]
+
+
+def test_the_failure_sensor_is_in_the_code_location_on_by_default_with_its_resources():
+    defs = definitions.defs
+    sensor = defs.resolve_sensor_def(SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # billing audits do not depend on someone switching it on
+    assert sensor.required_resource_keys == {"clickhouse", "pushgateway"}
+    assert isinstance(defs.resources["pushgateway"], Pushgateway)
