@@ -21,6 +21,7 @@ import pyarrow as pa
 from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
+from metering_pipeline.ingest.accounting import SourceFigures, source_figures
 from metering_pipeline.ingest.duplicates import (
     DROPPED_KEYS,
     DuplicateCounts,
@@ -73,6 +74,7 @@ class HourReport:
     fallback: dict[str, str] = field(default_factory=dict)  # files the Python reader read instead, and why
     dropped: DuplicateCounts = field(default_factory=DuplicateCounts)  # dropped copies (events), in `duplicates`
     duplicates_on_record: int | None = None  # duplicate lines as the swapped tables hold them
+    by_source: dict[str, SourceFigures] = field(default_factory=dict)  # the same accounting per landing source
 
     @property
     def quarantined_total(self) -> int:
@@ -252,6 +254,7 @@ def ingest_hour(
         report.accepted, report.duplicates = accepted_lines, valid - accepted_lines
         for reason, count in client.query(f"SELECT reason, count() FROM `{quarantine}` GROUP BY reason").result_rows:
             report.quarantined[reason] = count
+        report.by_source = source_figures(client, events, quarantine, dropped, landed_files)
         if read is not None:
             ensure_unchanged(landing, read, hour)
         swap_partition(client, EVENTS, events, hour)
