@@ -27,14 +27,7 @@ from metering_pipeline.export.amounts import Amount, UsageKey, accumulate, compu
 from metering_pipeline.export.chunks import Limits, PlannedObject, plan_objects
 from metering_pipeline.export.grain import HOUR, Grain
 from metering_pipeline.export.layout import manifest_key, manifest_prefix
-from metering_pipeline.export.ledger import (
-    commit,
-    committed_revisions,
-    ledger_rows,
-    record_rows,
-    repair_revisions,
-    revision_rows,
-)
+from metering_pipeline.export.ledger import commit, committed_revisions, ledger_rows, record_rows, repair_revisions, revision_rows
 from metering_pipeline.export.records import Window, build_records, window_of
 from metering_pipeline.export.store import CONTENT_TYPE, build_manifest, refuse_other_grains, serialize_manifest, sweep
 from metering_pipeline.provenance.catalogs import record_catalog
