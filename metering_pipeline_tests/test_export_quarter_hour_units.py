@@ -33,8 +33,9 @@ from metering_pipeline_tests.support.export_helpers import (
 MINUTE = {0: HOUR, 15: HOUR + timedelta(minutes=15), 30: HOUR + timedelta(minutes=30), 45: HOUR + timedelta(minutes=45)}
 
 
-def set_quarter_usage(clickhouse, rows: dict[int, list[dict]]) -> None:
-    """Replace the hour of usage_quarter_hourly with {window minute: usage rows}, by the usage step's swap."""
+def set_quarter_usage(clickhouse, rows: dict[int, list[dict]], hourly: bool = True) -> None:
+    """Replace the hour of usage_quarter_hourly with {window minute: usage rows}, by the usage step's swap,
+    and (unless `hourly` is False) usage_hourly with their roll-up (the rows' meter is a count)."""
     columns = USAGE_COLUMNS[:1] + ["window_start"] + USAGE_COLUMNS[1:]
     values = [
         [HOUR, MINUTE[minute], r["tenant_id"], r["billing_account_id"], r["meter"], "gateway.request", "count", "requests"]
@@ -49,6 +50,14 @@ def set_quarter_usage(clickhouse, rows: dict[int, list[dict]]) -> None:
             if values:
                 client.insert(staged, values, column_names=columns)
             swap_partition(client, USAGE_QUARTER_HOURLY, staged, HOUR)
+    if hourly:
+        rolled: dict[tuple, dict] = {}
+        for r in (r for group in rows.values() for r in group):
+            key = (r["tenant_id"], r["meter"], tuple(sorted(r["dimensions"].items())))
+            seen = rolled.setdefault(key, {**r, "value": Decimal(0), "event_count": 0})
+            seen["value"] += r["value"]
+            seen["event_count"] += r["event_count"]
+        set_usage(clickhouse, list(rolled.values()))
 
 
 def quarter(store: ExportStore) -> ExportStore:
@@ -82,7 +91,6 @@ def test_windows_and_ids():
 
 
 def test_one_destination_holds_one_grain_per_hour(clickhouse, export_store, tmp_path):
-    set_usage(clickhouse, [usage("acme")])
     set_quarter_usage(clickhouse, {15: [usage("acme")]})
     run_export(clickhouse, export_store)
     before = stored(export_store)
@@ -142,3 +150,15 @@ def test_an_unknown_grain_fails_before_anything_is_written(clickhouse, tmp_path)
     result = run_export(clickhouse, ExportStore(url=str(tmp_path / "export"), grain="daily"), raise_on_error=False)
     assert not result.success and "unknown export grain 'daily'" in failure_message(result)
     assert not (tmp_path / "export").exists()
+
+
+def test_an_hour_without_its_windows_is_refused(clickhouse, export_store):
+    """An hour built before usage_quarter_hourly existed has usage_hourly rows only: exporting it at the
+    quarter-hour grain would commit an empty revision 0 ("nothing used"), so it fails instead."""
+    set_usage(clickhouse, [usage("acme", value="3", events=3)])
+    set_quarter_usage(clickhouse, {}, hourly=False)
+    result = run_export(clickhouse, quarter(export_store), raise_on_error=False)
+    assert not result.success and "rerun usage_hourly for this hour" in failure_message(result)
+    assert stored(export_store) == {} and quarter_revisions(clickhouse) == []
+    set_quarter_usage(clickhouse, {45: [usage("acme", value="3", events=3)]})
+    assert run_export(clickhouse, quarter(export_store)).success and quarter_revisions(clickhouse) == [0]

@@ -31,6 +31,7 @@ from metering_pipeline.export.ledger import commit, committed_revisions, ledger_
 from metering_pipeline.export.records import Window, build_records, window_of
 from metering_pipeline.export.store import CONTENT_TYPE, build_manifest, refuse_other_grains, serialize_manifest, sweep
 from metering_pipeline.provenance.catalogs import record_catalog
+from metering_pipeline.usage.integrity import window_mismatches
 
 NDJSON = "application/x-ndjson"
 
@@ -57,6 +58,24 @@ class HourExport:
         return [o.key for o in self.objects] + self.manifests
 
 
+class WindowsNotBuilt(RuntimeError):
+    """The hour's 15-minute windows do not roll up to its usage_hourly rows."""
+
+
+def refuse_unbuilt_windows(client, hour: datetime, grain: Grain) -> None:
+    """A finer grain exports usage_quarter_hourly, which only hours built since that table exists have.
+    An hour whose windows do not roll up to usage_hourly (built before, or a build interrupted between
+    the two swaps) would export too little and look complete, so it fails instead, naming the fix."""
+    if grain == HOUR:
+        return
+    found = window_mismatches(client, hour)
+    if found:
+        raise WindowsNotBuilt(
+            f"{hour:%Y-%m-%d %H:00}: usage_quarter_hourly does not roll up to usage_hourly for {len(found)} group(s), "
+            f"e.g. {found[0][:4]}; rerun usage_hourly for this hour (hours built before quarter hours existed have no windows)"
+        )
+
+
 def read_usage(client, hour: datetime, grain: Grain = HOUR) -> dict[datetime, dict[UsageKey, Amount]]:
     """{window start: {key: amount}} of the hour at the grain."""
     table, window = grain.usage_table, grain.usage_window
@@ -76,6 +95,7 @@ def export_hour(client, store, catalog: Catalog, partition_key: str, limits: Lim
     hour = window_of(partition_key)
     report = HourExport(partition_key)
     refuse_other_grains(store, hour.start, grain)
+    refuse_unbuilt_windows(client, hour.start, grain)
     rows = ledger_rows(client, hour.start, grain)
     committed = committed_revisions(client, hour.start, grain)
     usage = read_usage(client, hour.start, grain)
