@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from metering_pipeline.definitions import resources
 from metering_pipeline.export import hour as export_hour_module
 from metering_pipeline.export.amounts import Amount, UsageKey
 from metering_pipeline.export.grain import HOUR as HOUR_GRAIN
@@ -162,3 +163,11 @@ def test_an_hour_without_its_windows_is_refused(clickhouse, export_store):
     assert stored(export_store) == {} and quarter_revisions(clickhouse) == []
     set_quarter_usage(clickhouse, {45: [usage("acme", value="3", events=3)]})
     assert run_export(clickhouse, quarter(export_store)).success and quarter_revisions(clickhouse) == [0]
+
+
+def test_the_grain_setting_reaches_the_export_store(monkeypatch):
+    """METERING_EXPORT_GRAIN is passed as a dg.EnvVar (resolved at launch); unset, the grain is the hour."""
+    monkeypatch.delenv("METERING_EXPORT_GRAIN", raising=False)
+    assert resources()["export_store"].process_config_and_initialize().export_grain == HOUR_GRAIN
+    monkeypatch.setenv("METERING_EXPORT_GRAIN", "quarter_hour")
+    assert resources()["export_store"].process_config_and_initialize().export_grain == QUARTER_HOUR
