@@ -50,7 +50,7 @@ def resources() -> dict:
         ),
         "landing": LandingZone(url=setting("METERING_LANDING_URL"), reader=setting("METERING_INGEST_READER")),
         "catalog": CatalogResource(path=setting("METERING_CATALOG")),
-        "export_store": ExportStore(url=setting("METERING_EXPORT_URL")),
+        "export_store": ExportStore(url=setting("METERING_EXPORT_URL"), grain=setting("METERING_EXPORT_GRAIN")),
         DBT_RESOURCE_KEY: dbt_resource(setting("METERING_CLICKHOUSE_URL"), setting("METERING_DATABASE")),
         **alert_resources(),
         "pushgateway": pushgateway(),
