@@ -151,14 +151,16 @@ def _quarantine_sql(sources: list, relation, verdicts: str, quarantine: str, max
             )
         oversized = "length(l.raw) > {qmax:UInt64}"
         join += (
-            "LEFT ANY JOIN (SELECT row, arraySort(groupUniqArray(tenant_id)) AS tenants "
-            f"FROM `{mapped}` WHERE notEmpty(ifNull(tenant_id, '')) AND row IN (SELECT row FROM `{verdicts}`) GROUP BY row) AS t ON l.row = t.row "
+            "LEFT ANY JOIN (SELECT row, arraySort(groupUniqArray(tenant_id)) AS tenants FROM "
+            f"`{mapped}` WHERE notEmpty(ifNull(tenant_id, '')) AND row IN (SELECT row FROM `{verdicts}`) "
+            "GROUP BY row) AS t ON l.row = t.row "
         )
         parts.append(
             f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, "
             f"if({oversized}, 'oversized', ifNull(v.reason, 'malformed_json')), "
             f"if({oversized}, {oversized_detail('l.raw')}, {detail}), {raw_head('raw')}, length(raw), "
-            f"{{loaded_at:DateTime('UTC')}}, if({oversized} OR t.row IS NULL, [], t.tenants) FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
+            f"{{loaded_at:DateTime('UTC')}}, if({oversized} OR t.row IS NULL, [], t.tenants) "
+            f"FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
             f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
         )
         params[f"q{i}"] = source.name
