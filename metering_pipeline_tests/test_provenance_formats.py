@@ -170,3 +170,73 @@ def test_billing_client_bundle_reads_events_and_fluentd_records_and_a_forged_amo
     forge_line(bundle, forged, '"k-1"', '"container-seconds":3600', '"container-seconds":36')
     code, out, _ = cli(capsys, "verify-bundle", str(forged))
     assert code == 1 and "the raw line gives 36, the pipeline counted 3600" in out, out
+
+
+HOSTILE_TENANT = "a'b\"c ../../x ü 💥 \\ ; DROP TABLE events"
+HOSTILE_ACCOUNT = "../ba'\"é"
+HOSTILE_ID = "../../etc/passwd'\"; --"
+
+
+@pytest.mark.slow
+def test_hostile_attributed_tenant_through_quarantine_explain_and_the_bundle(
+    clickhouse, landing, landing_dir, tmp_path, monkeypatch, capsys
+):
+    """A tenant and billing account that only the attribution table names (quotes, unicode, `../`),
+    hostile request ids, and a refused line of theirs: bound everywhere, found by tenant, verified."""
+    folder = landing_dir / "envoy-gateway" / HOUR_PATH
+    folder.mkdir(parents=True)
+    lines = [
+        envoy(HOSTILE_ID, "team-h/app", "2026-11-22T10:05:00.000Z", bytes_sent=5),
+        envoy("plain", "team-h/app", "2026-11-22T10:06:00.000Z", bytes_sent="-"),
+        envoy(HOSTILE_ID, "team-h/app", "2026-11-22T10:07:00.000Z", bytes_sent=5),  # a retry: dropped
+        envoy("bad", "team-h/app", "2026-11-22T10:08:00.000Z", bytes_sent=1.5),  # refused, attributed
+    ]
+    (folder / "a.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fill_attribution_table(clickhouse, [("httproute", "team-h/app", HOSTILE_TENANT, HOSTILE_ACCOUNT, SINCE, None)])
+    run_all(clickhouse, landing, tmp_path)
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", clickhouse.url)
+    monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
+    monkeypatch.setenv("METERING_LANDING_URL", landing.url)
+    monkeypatch.delenv("METERING_CATALOG", raising=False)
+
+    bundle = tmp_path / "hostile.tar.gz"
+    args = ["--tenant", HOSTILE_TENANT, "--meter", GATEWAY + "egress-bytes", "--hour", HOUR, "--billing-account", HOSTILE_ACCOUNT]
+    document = explain_json(capsys, *args, "--bundle", str(bundle))
+    assert document["record"]["tenant_id"] == HOSTILE_TENANT and document["record"]["billing_account_id"] == HOSTILE_ACCOUNT
+    assert [(e["id"], e["value"]) for e in document["events"]] == [(HOSTILE_ID, "5"), ("plain", "0")]
+    assert [(d["id"], d["line"], d["kept_line"]) for d in document["duplicates"]] == [(HOSTILE_ID, 3, 1)]
+    assert [(q["line"], q["reason"], q["match"]) for q in document["quarantined"]] == [(4, "invalid_value", "tenant")]
+    assert document["quantity"]["billed_sum_of_revisions"] == "5" and document["quantity"]["consistent"]
+    code, out, _ = cli(capsys, "verify-bundle", str(bundle))
+    assert code == 0 and "NOTE" not in out, out
+    code, out, _ = cli(capsys, "explain", document["record"]["record_ids"][0])  # by record id, the readable table
+    assert code == 0 and HOSTILE_TENANT in out and HOSTILE_ID in out
+
+
+def data_api(event_id: str, usage, minute: int) -> str:
+    properties = {"usage": usage, "region": "us-east-2", "resource_type": "serverless_database", "resource_id": "db-1"}
+    properties.update(provider="openai", model="text-embedding-3-small")
+    record = {"id": event_id, "timestamp": f"2026-11-22T10:{minute:02d}:17.482Z", "product": "serverless"}
+    return json.dumps({**record, "event_type": "external_model_total_tokens", "properties": properties})
+
+
+@pytest.mark.slow
+def test_data_api_bundle_reads_the_nested_usage_and_a_forged_usage_fails(clickhouse, landing, landing_dir, tmp_path, monkeypatch, capsys):
+    folder = landing_dir / "data-api" / HOUR_PATH
+    folder.mkdir(parents=True)
+    (folder / "a.ndjson").write_text("\n".join([data_api("u-1", 9, 5), data_api("u-2", 11, 6)]) + "\n", encoding="utf-8")
+    fill_attribution_table(clickhouse, [("resource", "db-1", "acme", "ba-acme-1", SINCE, None)])
+    run_all(clickhouse, landing, tmp_path)
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", clickhouse.url)
+    monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
+    monkeypatch.setenv("METERING_LANDING_URL", landing.url)
+    monkeypatch.delenv("METERING_CATALOG", raising=False)
+    bundle = tmp_path / "tokens.tar.gz"
+    explain_json(capsys, "--tenant", "acme", "--meter", "data-api/external_model_total_tokens", "--hour", HOUR, "--bundle", str(bundle))
+    assert [e["locate"]["value"]["paths"] for e in bundle_member(bundle, "events.ndjson")] == [[["properties", "usage"]]] * 2
+    code, out, _ = cli(capsys, "verify-bundle", str(bundle))
+    assert code == 0 and "data-api/external_model_total_tokens = 20" in out, out
+    forged = tmp_path / "forged.tar.gz"
+    forge_line(bundle, forged, '"u-2"', '"usage": 11', '"usage": 12')
+    code, out, _ = cli(capsys, "verify-bundle", str(forged))
+    assert code == 1 and "the raw line gives 12, the pipeline counted 11" in out, out
