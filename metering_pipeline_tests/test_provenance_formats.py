@@ -240,3 +240,26 @@ def test_data_api_bundle_reads_the_nested_usage_and_a_forged_usage_fails(clickho
     forge_line(bundle, forged, '"u-2"', '"usage": 11', '"usage": 12')
     code, out, _ = cli(capsys, "verify-bundle", str(forged))
     assert code == 1 and "the raw line gives 12, the pipeline counted 11" in out, out
+
+
+@pytest.mark.slow
+def test_ai_gateway_token_bundle_reads_the_record_own_member(clickhouse, landing, landing_dir, tmp_path, monkeypatch, capsys):
+    """A meter on a member the adapter does not derive ($["gen_ai.usage.input_tokens"]) is read from the line itself."""
+    land_fixture(landing_dir, "envoy-gateway", "ai_gateway")
+    fill_attribution_table(clickhouse, [("httproute", "default/envoy-ai-gateway-basic", "hooli", "ba-hooli", SINCE, None)])
+    run_all(clickhouse, landing, tmp_path)
+    monkeypatch.setenv("METERING_CLICKHOUSE_URL", clickhouse.url)
+    monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
+    monkeypatch.setenv("METERING_LANDING_URL", landing.url)
+    monkeypatch.delenv("METERING_CATALOG", raising=False)
+    bundle = tmp_path / "tokens.tar.gz"
+    args = ["--tenant", "hooli", "--meter", GATEWAY + "ai-input-tokens", "--hour", HOUR, "--bundle", str(bundle)]
+    explain_json(capsys, *args, "--dimension", "model=some-cool-self-hosted-model")
+    [event] = bundle_member(bundle, "events.ndjson")
+    assert event["locate"]["value"] == {"paths": [["gen_ai.usage.input_tokens"]], "unset": ["-"]}
+    code, out, _ = cli(capsys, "verify-bundle", str(bundle))
+    assert code == 0 and "ai-input-tokens = 100" in out, out
+    forged = tmp_path / "forged.tar.gz"
+    forge_line(bundle, forged, event["id"], '"gen_ai.usage.input_tokens":100', '"gen_ai.usage.input_tokens":99')
+    code, out, _ = cli(capsys, "verify-bundle", str(forged))
+    assert code == 1 and "the raw line gives 99, the pipeline counted 100" in out, out

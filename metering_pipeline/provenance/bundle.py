@@ -89,7 +89,7 @@ def locate(sources: dict[str, Source], meter: Meter, event: dict) -> dict:
     landing_source = event["file"].split("/", 1)[0]
     source = sources.get(landing_source)
     if source is None:
-        return {"record": "line", "id": {"paths": []}, "value": {"mapped": f"source {landing_source!r} is not in the catalog"}}
+        return {"record": None, "id": None, "value": {"mapped": f"source {landing_source!r} is not in the catalog"}}
     keys = () if meter.aggregation == "count" else meter.value_keys
     return raw_locator(source, keys, event)
 

@@ -12,7 +12,8 @@ Checks, in order:
    the meter's value at the first present of the `value` paths (absent, null, blank or an unset
    marker is no value: `absent` stands in when given; `divide` scales it). Each value must equal
    the value the pipeline counted. A value the pipeline derives rather than reads (`mapped`, e.g.
-   an Envoy route, which is its attribution key) is taken from the event's data and said so;
+   an Envoy route, which is its attribution key), or one of a source the catalog no longer has, is
+   taken from the event's data and said so (a NOTE);
 3. no (source, id) counts twice;
 4. the meter's aggregation over the values recomputed from the raw lines (count: the events;
    sum, max, min: exact decimals; unique_count: distinct values) equals the billed quantity
@@ -97,9 +98,17 @@ def _number(aggregation: str, text):
         return None
 
 
+def _mapped(spec: dict, event: dict, why: str):
+    """The value as the pipeline mapped it (its event data), for a value the raw line does not hold as such."""
+    text = _value_text(_at(json.loads(event["data"], parse_float=Decimal), spec["value_path"]))
+    return _number(spec["aggregation"], text), None, why
+
+
 def _from_line(spec: dict, raw: str, event: dict):
     """The event's value read again from its raw line; (value, problem, note)."""
     locate = event["locate"]
+    if locate["record"] is None:  # the line's source is not in the catalog: nothing says how to read it
+        return _mapped(spec, event, locate["value"]["mapped"])
     try:
         records = _records(locate, raw)
     except ValueError as exc:
@@ -111,8 +120,7 @@ def _from_line(spec: dict, raw: str, event: dict):
     if value is None:
         return Decimal(1), None, None
     if "mapped" in value:
-        text = _value_text(_at(json.loads(event["data"], parse_float=Decimal), spec["value_path"]))
-        return _number(spec["aggregation"], text), None, value["mapped"]
+        return _mapped(spec, event, value["mapped"])
     text = _first(matching[0][0], value["paths"], value.get("unset", ())) or value.get("absent")
     number = _number(spec["aggregation"], text)
     if value.get("divide") and isinstance(number, Decimal):
