@@ -80,7 +80,8 @@ def render_explanation(explanation: Explanation, fmt: str) -> str:
         ("revisions", ["revision", "kind", "delta", "total_after", "record_id", "catalog_hash", "exported_at"], document["revisions"]),
         ("events", ["time", "source", "id", "value", "file", "line"], document["events"]),
         ("duplicates dropped", ["source", "id", "file", "line", "kept_file", "kept_line", "identical"], document["duplicates"]),
-        ("quarantined lines naming the tenant", ["file", "line", "reason", "detail"], document["quarantined"]),
+        # match: `tenant` (the line resolved to the tenant) or `mentions` (unresolved, its text names the tenant)
+        ("quarantined lines of the tenant", ["file", "line", "reason", "match", "detail"], document["quarantined"]),
     )
     for title, header, rows in sections:
         out += ["", f"{title} ({len(rows)})"]

@@ -252,14 +252,39 @@ def explain(client, catalog: Catalog, target: Target) -> Explanation:
     return result
 
 
+def _has_column(client, table: str, column: str) -> bool:
+    return bool(
+        client.command(
+            "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND name = {c:String}",
+            parameters={"t": table, "c": column},
+        )
+    )
+
+
 def _quarantined(client, target: Target) -> list[dict]:
-    """The hour's quarantined lines that name the tenant: a refused line may not parse, so the tenant is
-    looked for as a JSON string anywhere in the kept raw text (as written, or with \\u escapes)."""
+    """The hour's quarantined lines of the tenant, each with how it was found (`match`):
+
+    - `tenant`: the line's events resolved to the tenant (its own tenant field, or attribution for
+      Envoy, billing-client and Data API lines), as ingest recorded in `tenant_ids`;
+    - `mentions`: no tenant could be resolved for the line (not JSON, no attribution entry, a file
+      fault), and its kept raw text holds the tenant id as a JSON string (as written, or with \\u
+      escapes). A candidate, not proof: it is shown so a dispute sees every line that may be the
+      tenant's, marked so nobody bills on it.
+
+    A line resolved to another tenant is never listed, whatever its text mentions. On a table
+    ingested before `tenant_ids` existed every line is unresolved, so the text decides.
+    """
     needles = sorted({json.dumps(target.tenant_id, ensure_ascii=False), json.dumps(target.tenant_id)})
+    params = {"hour": target.hour.replace(tzinfo=None), "needles": needles, "tenant": target.tenant_id}
+    if _has_column(client, QUARANTINE, "tenant_ids"):
+        match = "if(has(tenant_ids, {tenant:String}), 'tenant', 'mentions')"
+        found = "(has(tenant_ids, {tenant:String}) OR (empty(tenant_ids) AND multiSearchAny(raw, {needles:Array(String)})))"
+    else:
+        match, found = "'mentions'", "multiSearchAny(raw, {needles:Array(String)})"
     rows = client.query(
-        f"SELECT landing_source, source_file, line_no, reason, detail FROM `{QUARANTINE}` "
-        f"WHERE {HOUR} AND multiSearchAny(raw, {{needles:Array(String)}}) ORDER BY source_file, line_no",
-        parameters={"hour": target.hour.replace(tzinfo=None), "needles": needles},
+        f"SELECT landing_source, source_file, line_no, reason, detail, {match} FROM `{QUARANTINE}` "
+        f"WHERE {HOUR} AND {found} ORDER BY source_file, line_no",
+        parameters=params,
     ).result_rows
-    names = ("landing_source", "file", "line", "reason", "detail")
+    names = ("landing_source", "file", "line", "reason", "detail", "match")
     return [dict(zip(names, row)) for row in rows]
