@@ -47,7 +47,7 @@ def resolve_target(client, args):
 
 
 def run_explain(args, clickhouse, landing, catalog) -> str:
-    with clickhouse.get_client(purpose="metering-pipeline explain") as client:
+    with clickhouse.get_client(purpose="metering-pipeline explain", read_only=True) as client:
         explanation = explain(client, catalog, resolve_target(client, args))
     if args.bundle:
         build_bundle(Path(args.bundle), landing, catalog, explanation)

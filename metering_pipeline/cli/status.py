@@ -46,9 +46,14 @@ def _lines(names, labels, values) -> dict[str, int]:
 
 def _steps(client, since: datetime, until: datetime) -> list[Step]:
     """Every asset's steps over the window, oldest first (a failed step of any asset, for `failed`)."""
+    has_error = client.command(  # a history from before failures were recorded has no `error`; read-only, so not added here
+        "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND name = 'error'",
+        parameters={"t": PIPELINE_RUNS},
+    )
+    failed = "if(error = '', {failure:String}, error)" if has_error else "{failure:String}"
     rows = client.query(
         "SELECT asset, first_hour, last_hour, finished, hours, "
-        "if(outcome = {failure:String}, if(error = '', {failure:String}, error), ''), "
+        f"if(outcome = {{failure:String}}, {failed}, ''), "
         f"figures.metric, figures.labels, figures.value FROM `{PIPELINE_RUNS}` "
         "WHERE last_hour >= {since:DateTime('UTC')} AND first_hour < {until:DateTime('UTC')} ORDER BY finished",
         parameters={"failure": FAILURE, "since": since.replace(tzinfo=None), "until": until.replace(tzinfo=None)},
