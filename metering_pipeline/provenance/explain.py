@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from metering_pipeline.catalog import Catalog, Meter
-from metering_pipeline.export.ledger import LEDGER
+from metering_pipeline.export.grain import QUARTER_HOUR
+from metering_pipeline.export.ledger import LEDGER, ledger_tables
 from metering_pipeline.export.records import rfc3339
 from metering_pipeline.provenance.catalogs import catalog_at
 from metering_pipeline.usage.aggregation import OVER_EVENTS, meter_events
@@ -119,17 +120,22 @@ def _exists(client, table: str) -> bool:
 
 def target_of_record(client, record_id: str) -> Target:
     """The key an export record id was issued for (any revision's id names the same key)."""
-    if not _exists(client, LEDGER):
-        raise ExplainError("nothing has been exported yet: there is no export ledger")
-    rows = client.query(
-        f"SELECT hour, tenant_id, billing_account_id, meter, dimensions FROM `{LEDGER}` FINAL "
-        "WHERE toString(record_id) = {id:String} LIMIT 1",
-        parameters={"id": record_id.strip().lower()},
-    ).result_rows
-    if not rows:
+    found = _record_key(client, LEDGER, record_id)
+    if found is None and (quarter := _record_key(client, ledger_tables(QUARTER_HOUR)[LEDGER], record_id)) is not None:
+        raise ExplainError(  # the quarter-hour grain (export/grain.py): its hour is what explain shows
+            f"record {record_id!r} is a quarter-hour record (export grain quarter_hour); explain works on the hour: metering-pipeline "
+            f"explain --tenant {json.dumps(quarter[1])} --meter {json.dumps(quarter[3])} --hour {quarter[0]:%Y-%m-%dT%H:00}"
+        )
+    if found is None:
         raise ExplainError(f"no exported record has id {record_id!r}")
-    hour, tenant, account, meter, dims = rows[0]
+    hour, tenant, account, meter, dims = found
     return Target(hour.replace(tzinfo=UTC), tenant, account, meter, tuple(sorted(dims.items())))
+
+
+def _record_key(client, ledger: str, record_id: str) -> tuple | None:
+    sql = f"SELECT hour, tenant_id, billing_account_id, meter, dimensions FROM `{ledger}` FINAL WHERE toString(record_id) = {{id:String}}"
+    rows = _exists(client, ledger) and client.query(sql + " LIMIT 1", parameters={"id": record_id.strip().lower()}).result_rows
+    return rows[0] if rows else None
 
 
 def target_of_key(client, tenant: str, meter: str, hour: datetime, dimensions: dict, account: str | None) -> Target:
