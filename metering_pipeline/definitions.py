@@ -15,7 +15,7 @@ from metering_pipeline.dbt.resources import DBT_RESOURCE_KEY, dbt_resource
 from metering_pipeline.export.assets import BILLING_EXPORT, billing_export
 from metering_pipeline.freshness import build_freshness
 from metering_pipeline.ingest.assets import ingest
-from metering_pipeline.observability import pipeline_runs, pushgateway
+from metering_pipeline.observability import pipeline_runs, pushgateway, record_failed_run
 from metering_pipeline.resources import CatalogResource, ClickHouseResource, LandingZone
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.schedules import ASSET_POLICY, hourly_job, hourly_schedule
@@ -50,7 +50,7 @@ def resources() -> dict:
         ),
         "landing": LandingZone(url=setting("METERING_LANDING_URL"), reader=setting("METERING_INGEST_READER")),
         "catalog": CatalogResource(path=setting("METERING_CATALOG")),
-        "export_store": ExportStore(url=setting("METERING_EXPORT_URL")),
+        "export_store": ExportStore(url=setting("METERING_EXPORT_URL"), grain=setting("METERING_EXPORT_GRAIN")),
         DBT_RESOURCE_KEY: dbt_resource(setting("METERING_CLICKHOUSE_URL"), setting("METERING_DATABASE")),
         **alert_resources(),
         "pushgateway": pushgateway(),
@@ -65,6 +65,6 @@ defs = dg.Definitions(
     asset_checks=[late_files_check, *freshness.checks],
     jobs=[hourly_job, *freshness.jobs],
     schedules=[hourly_schedule, *freshness.schedules],
-    sensors=[late_file_sensor],
+    sensors=[late_file_sensor, record_failed_run],
     resources=resources(),
 )

@@ -11,13 +11,15 @@ import pytest
 
 from metering_pipeline.export.assets import billing_export
 from metering_pipeline.observability import PIPELINE_RUNS, Pushgateway, pipeline_runs
-from metering_pipeline.observability.metrics import QUARANTINE_REASONS
+from metering_pipeline.observability.metrics import LINE_OUTCOMES, QUARANTINE_REASONS
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.resources.landing import hour_prefix
 from metering_pipeline.samples import TENANTS, sample_event, write_sample_hour
+from metering_pipeline_tests.fixtures.landing import land_fixture
 from metering_pipeline_tests.support.cli import materialize_hour
+from metering_pipeline_tests.support.crash_harness import write_catalog
 from metering_pipeline_tests.support.operate import PIPELINE, materialize, resources, write_quotas
 from metering_pipeline_tests.support.pushgateway import PushgatewayProcess, SilentGateway, free_port
 from metering_pipeline_tests.support.webhook_receiver import WebhookReceiver
@@ -53,21 +55,52 @@ def _materialization_metadata(env: dict, asset: str) -> dict:
         return {k: v.value for k, v in entry.asset_materialization.metadata.items()}
 
 
+def _by_labels(samples: dict, name: str) -> dict[tuple[str, ...], float]:
+    """{label values in label-name order: value} of one metric."""
+    return {tuple(v for _, v in labels): value for (n, labels), value in samples.items() if n == name}
+
+
+def _per_source(client, sql: str) -> dict:
+    return {tuple(row[:-1]): row[-1] for row in client.query(sql).result_rows}
+
+
+FIXTURE_SOURCES = {"envoy-gateway": "envoy", "billing-client": "billing_client", "data-api": "data_api"}
+EVENTS_BY_LANDING_SOURCE = (
+    "SELECT l.landing_source, e.type, count() FROM events AS e JOIN landed_files AS l USING (source_file) GROUP BY l.landing_source, e.type"
+)
+
+
 @pytest.mark.slow
 def test_cli_hour_pushes_the_figures_of_its_materializations(tmp_path, gateway):
+    """Four landing sources in one hour: every line counter carries its source, and per source as in total
+    lines read = accepted + duplicates + quarantined, as the materialization and the tables say."""
     landing = tmp_path / "landing"
     write_sample_hour(landing, hour_start(KEY), events=50)
-    env = materialize_hour(tmp_path, landing, KEY, timeout=900, METERING_PUSHGATEWAY_URL=gateway.url)
+    for source, folder in FIXTURE_SOURCES.items():
+        land_fixture(landing, source, folder)
+    catalog = str(write_catalog(tmp_path / "catalog.yaml"))  # attribution for the fixtures' routes and instances
+    env = materialize_hour(tmp_path, landing, KEY, timeout=900, METERING_PUSHGATEWAY_URL=gateway.url, METERING_CATALOG=catalog)
     samples = gateway.samples()
     ingest = _materialization_metadata(env, "accepted_events")
     export = _materialization_metadata(env, "billing_export")
+    by_source = ingest["by_source"]
 
-    lines = _by_label(samples, "metering_lines_total", "outcome")
-    assert _one(samples, "metering_lines_read_total") == ingest["lines_read"] == sum(lines.values())
-    assert lines == {"accepted": ingest["accepted"], "duplicate": ingest["duplicates"], "quarantined": ingest["quarantined"]}
-    reasons = _by_label(samples, "metering_quarantined_lines_total", "reason")
-    assert set(reasons) == set(QUARANTINE_REASONS)
-    assert reasons == {r: ingest[f"quarantined_{r}"] for r in QUARANTINE_REASONS} and sum(reasons.values()) == lines["quarantined"] > 0
+    assert set(by_source) == {"events", *FIXTURE_SOURCES}
+    read = _by_labels(samples, "metering_lines_read_total")
+    lines = _by_labels(samples, "metering_lines_total")  # (outcome, source)
+    assert read == {(s,): f["lines_read"] for s, f in by_source.items()} and sum(read.values()) == ingest["lines_read"]
+    for source, figures in by_source.items():
+        outcomes = {o: lines[(o, source)] for o in LINE_OUTCOMES}
+        assert outcomes == {o: figures[key] for o, key in LINE_OUTCOMES.items()}
+        assert read[(source,)] == sum(outcomes.values()), source  # each source reconciles
+    for outcome, key in LINE_OUTCOMES.items():
+        assert sum(v for (o, _), v in lines.items() if o == outcome) == ingest[key]  # and the sources add up to the hour
+    assert all(lines[(o, s)] > 0 for o, s in (("accepted", "envoy-gateway"), ("quarantined", "billing-client"), ("duplicate", "events")))
+    reasons = _by_labels(samples, "metering_quarantined_lines_total")  # (reason, source)
+    assert set(reasons) == {(r, s) for r in QUARANTINE_REASONS for s in by_source}
+    assert {r: sum(v for (reason, _), v in reasons.items() if reason == r) for r in QUARANTINE_REASONS} == {
+        r: ingest[f"quarantined_{r}"] for r in QUARANTINE_REASONS
+    }
     assert _one(samples, "metering_export_objects_total") == export["objects"] > 0
     assert _one(samples, "metering_export_bytes_total") == export["bytes"]
     assert _one(samples, "metering_export_records_total", kind="usage") == export["records"]
@@ -86,11 +119,16 @@ def test_cli_hour_pushes_the_figures_of_its_materializations(tmp_path, gateway):
             (meter, unit): value
             for meter, unit, value in client.query("SELECT meter, any(unit), sum(value) FROM usage_hourly GROUP BY meter").result_rows
         }
-        events = dict(client.query("SELECT type, count() FROM events GROUP BY type").result_rows)
+        landed = _per_source(client, "SELECT landing_source, sum(lines_read) FROM landed_files GROUP BY landing_source")
+        quarantined = _per_source(client, "SELECT reason, landing_source, count() FROM quarantine GROUP BY reason, landing_source")
+        events = _per_source(client, EVENTS_BY_LANDING_SOURCE)
         history = client.query(f"SELECT asset, outcome, hours FROM {PIPELINE_RUNS} ORDER BY asset").result_rows
-    quantities = {tuple(v for _, v in labels): value for (n, labels), value in samples.items() if n == "metering_quantity_total"}
+    quantities = _by_labels(samples, "metering_quantity_total")
     assert usage and quantities == {key: float(value) for key, value in usage.items()}
-    assert _by_label(samples, "metering_events_total", "event_type") == events
+    assert read == landed  # the census of the files read, per landing source
+    assert {k: v for k, v in reasons.items() if v} == quarantined
+    assert {(s, t): v for (t, s), v in _by_labels(samples, "metering_events_total").items()} == events
+    assert {s for s, _ in events} == {"events", *FIXTURE_SOURCES}
     assert history == [(a, "success", 1) for a in ("accepted_events", "billing_export", "usage_alerts", "usage_hourly")]
 
 
@@ -127,10 +165,10 @@ def test_rerun_adds_to_counters_and_replaces_gauges_and_a_correction_is_counted(
     materialize(res, [LATER_KEY], assets=ALL)  # the same hour again, nothing changed
     second = gateway.samples()
 
-    for name in ("metering_lines_read_total", "metering_ingest_files_total"):
-        assert second[(name, ())] > first[(name, ())] > 0  # a rerun reads its hour again: work is counted
-    read_again = second[("metering_lines_read_total", ())] - first[("metering_lines_read_total", ())]
-    assert 0 < read_again < first[("metering_lines_read_total", ())]  # one hour of the two, not the whole history again
+    assert second[("metering_ingest_files_total", ())] > first[("metering_ingest_files_total", ())] > 0
+    read = ("metering_lines_read_total", (("source", "events"),))
+    assert second[read] > first[read] > 0  # a rerun reads its hour again: work is counted
+    assert 0 < second[read] - first[read] < first[read]  # one hour of the two, not the whole history again
     for key, value in first.items():
         if key[0] in ("metering_quantity_total", "metering_export_revisions_total", "metering_export_records_total"):
             assert second[key] == value, key  # nothing new was billed

@@ -70,11 +70,10 @@ def _stopped_pipeline_history(client, now: datetime) -> None:
     """The last export finished three hours ago; its ingest read 10 lines and accounted for 9."""
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
     finished = now - timedelta(hours=3)
-    lost_line = {"lines_read": 10, "accepted": 6, "duplicates": 1, "quarantined": 2, "files": 1, "bytes_read": 100}
+    figures = {"lines_read": 10, "accepted": 6, "duplicates": 1, "quarantined": 2, "quarantined_by_reason": {}, "events_by_type": {}}
+    lost_line = {"files": 1, "bytes_read": 100, "by_source": {"events": figures}}
     steps = [
-        StepRecord(
-            "r", "accepted_events", hour, hour, 1, finished - timedelta(minutes=2), finished, (), tuple(ingest_samples(lost_line, {}))
-        ),
+        StepRecord("r", "accepted_events", hour, hour, 1, finished - timedelta(minutes=2), finished, (), tuple(ingest_samples(lost_line))),
         StepRecord("r", "billing_export", hour, hour, 1, finished - timedelta(minutes=1), finished, (), ()),
     ]
     record_steps(client, steps, now)

@@ -5,39 +5,18 @@ with plain Python, the first copy of each (source, id) by (file name, line) kept
 summed (or counted distinctly) exactly.
 """
 
-import io
 import json
 import tarfile
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from metering_pipeline.cli import main
-from metering_pipeline.export.assets import billing_export
-from metering_pipeline.ingest.assets import ingest
-from metering_pipeline.resources import CatalogResource
-from metering_pipeline.resources.export_store import ExportStore
-from metering_pipeline.usage.assets import usage_hourly
-from metering_pipeline_tests.support.events import HOUR_DIR, KEY, land, line, query
+from metering_pipeline_tests.support.events import HOUR_DIR, land, line, query
+from metering_pipeline_tests.support.provenance import cli, explain_json, rewrite, run_all
 
 HOUR = "2026-11-22T10:00"
 F = HOUR_DIR + "/"
-
-
-def run_all(clickhouse, landing, tmp_path) -> None:
-    result = dg.materialize(
-        [ingest, usage_hourly, billing_export],
-        partition_key=KEY,
-        resources={
-            "clickhouse": clickhouse,
-            "landing": landing,
-            "catalog": CatalogResource(),
-            "export_store": ExportStore(url=str(tmp_path / "export")),
-        },
-    )
-    assert result.success
 
 
 @pytest.fixture
@@ -46,18 +25,6 @@ def cli_env(clickhouse, landing, monkeypatch):
     monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
     monkeypatch.setenv("METERING_LANDING_URL", landing.url)
     monkeypatch.delenv("METERING_CATALOG", raising=False)
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def explain_json(capsys, *args) -> dict:
-    code, out, err = cli(capsys, "explain", *args, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def recompute(landing_dir: Path, tenant: str, event_type: str, value_key: str | None, distinct: bool = False) -> tuple[Decimal, list]:
@@ -160,17 +127,6 @@ def test_unique_count_meter_explained_and_bundled(clickhouse, landing, landing_d
     assert "verified: api_active_users = 2" in out
 
 
-def _rewrite(bundle: Path, target: Path, change) -> None:
-    """Copy the bundle with lines.ndjson passed through `change`."""
-    with tarfile.open(bundle, "r:gz") as source, tarfile.open(target, "w:gz") as out:
-        for member in source.getmembers():
-            body = source.extractfile(member).read()
-            if member.name == "bundle/lines.ndjson":
-                body = change(body.decode("utf-8")).encode("utf-8")
-                member.size = len(body)
-            out.addfile(member, io.BytesIO(body))
-
-
 @pytest.mark.slow
 def test_bundle_verifies_and_one_tampered_line_fails(clickhouse, landing, landing_dir, tmp_path, cli_env, capsys):
     land(landing_dir, "a.ndjson", [line("e1", data=data(10)), line("e2", data=data("0.1")), line("e3", data=data(5))])
@@ -206,7 +162,7 @@ def test_bundle_verifies_and_one_tampered_line_fails(clickhouse, landing, landin
     assert code == 0 and "gateway_egress_bytes = 17.35" in out
 
     tampered = tmp_path / "tampered.tar.gz"
-    _rewrite(bundle, tampered, lambda text: text.replace('\\"bytes_sent\\": 5', '\\"bytes_sent\\": 6'))
+    rewrite(bundle, tampered, lambda text: text.replace('\\"bytes_sent\\": 5', '\\"bytes_sent\\": 6'))
     code, out, _ = cli(capsys, "verify-bundle", str(tampered))
     assert code == 1 and "does not match its recorded SHA-256" in out and "the raw lines give 18.35" in out
 
@@ -218,7 +174,7 @@ def test_bundle_verifies_and_one_tampered_line_fails(clickhouse, landing, landin
         rows[2]["sha256"] = hashlib.sha256(rows[2]["raw"].encode()).hexdigest()
         return "".join(json.dumps(r) + "\n" for r in rows)
 
-    _rewrite(bundle, tampered, tamper_and_rehash)
+    rewrite(bundle, tampered, tamper_and_rehash)
     code, out, _ = cli(capsys, "verify-bundle", str(tampered))
     assert code == 1 and "SHA-256" not in out and "the raw line gives 6, the pipeline counted 5" in out
 

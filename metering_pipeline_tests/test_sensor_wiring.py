@@ -22,7 +22,7 @@ def test_the_code_location_loads():
 
 
 def test_the_late_file_sensor_is_wired_to_the_hourly_job_with_its_resources():
-    assert sorted(sensor.name for sensor in defs.sensors or []) == ["late_file_sensor"]
+    assert sorted(sensor.name for sensor in defs.sensors or []) == ["late_file_sensor", "pipeline_runs_failures"]
     sensor = defs.resolve_sensor_def("late_file_sensor")
     assert sensor is late_file_sensor
     assert sensor.job_name == "hourly_metering"

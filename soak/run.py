@@ -19,7 +19,8 @@ At the end the comparison is shown not to be blind: three alterations of a finis
 must give three differences.
 
 Fuzz: `--fuzz-lines` hostile lines (metering_pipeline_tests/support/hostile.py) in hours of
-`--lines-per-hour`, one file per source, through `ingest_hour` with one open client; every
+`--lines-per-hour`, one file per source, through `ingest_hour` with one open client, the files
+read as the asset reads them (by the engine unless METERING_INGEST_READER=python); every
 non-blank line must end accepted, duplicate or quarantined, each in exactly one place.
 
 Exit status 1 if any diff, crash or unclassified line was found.
@@ -161,12 +162,15 @@ def blindness_check(sandbox: Sandbox, reference) -> str:
 
 def fuzz_soak(work: Path, total: int, per_hour: int, seed: int) -> tuple[int, int, int]:
     from metering_pipeline.catalog import load_catalog
+    from metering_pipeline.ingest.engine import reading_function
     from metering_pipeline.ingest.hour import ingest_hour
     from metering_pipeline.resources import ClickHouseResource, LandingZone
     from metering_pipeline_tests.support.hostile import FORMATS, classify, random_lines, write_lines
 
     catalog = load_catalog(write_catalog(work / "fuzz-catalog.yaml"))
-    landing = LandingZone(url=str(work / "fuzz-landing"))
+    landing = LandingZone(url=str(work / "fuzz-landing"), reader=os.environ.get("METERING_INGEST_READER", "engine"))
+    reader = reading_function(landing.reader, landing.on_s3, embedded=True)  # as the Dagster asset picks it
+    say(f"fuzz: the landing files are read by {reader}")
     lines = crashes = unclassified = 0
     reasons, placed = Counter(), Counter()
     hours = -(-total // per_hour)
@@ -182,7 +186,7 @@ def fuzz_soak(work: Path, total: int, per_hour: int, seed: int) -> tuple[int, in
                 written[write_lines(Path(landing.url), fmt, batch)] = batch
             lines += size
             try:
-                report = ingest_hour(client, landing, catalog, HOUR)
+                report = ingest_hour(client, landing, catalog, HOUR, reader=reader)
             except Exception as exc:  # noqa: BLE001 - a crash is what the soak counts
                 crashes += 1
                 say(f"fuzz hour {index + 1}/{hours}: CRASH {type(exc).__name__}: {exc}")

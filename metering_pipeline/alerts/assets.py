@@ -62,6 +62,7 @@ def usage_alerts(
             "fired": len(report.fired),
             "drops_recorded": report.drops_recorded,
             "delivered": len(updated) - sum(1 for u in updated if u["delivery_status"] == "pending"),
+            **delivery_outcomes(waiting, updated, alert_webhook.configured),
             "pending": still_pending,
             "webhook_configured": alert_webhook.configured,
         }
@@ -73,3 +74,14 @@ def usage_alerts(
         description=None if still_pending == 0 else f"{still_pending} alert(s) pending delivery; retried next hour",
         metadata={"pending": still_pending, "last_error": next((u["last_error"] for u in updated if u["last_error"]), "")},
     )
+
+
+def delivery_outcomes(waiting: list[dict], updated: list[dict], configured: bool) -> dict:
+    """What this run's delivery did, for the metrics: alerts whose every try failed (they stay pending),
+    alerts not tried because the webhook had just failed (delivery.py), and the requests made.
+    `updated` holds the tried alerts in `waiting`'s order."""
+    return {
+        "delivery_failed": sum(1 for u in updated if u["delivery_status"] == "pending"),
+        "delivery_deferred": len(waiting) - len(updated) if configured else 0,
+        "delivery_attempts": sum(u["attempts"] - w["attempts"] for w, u in zip(waiting, updated)),
+    }

@@ -56,7 +56,7 @@ def run_usage(args, clickhouse, catalog) -> str:
         raise ValueError("--until must be after --since")
     grouping = parse_group_by(args.group_by, catalog, bool(args.tenant))
     zone = check_timezone(args.timezone)
-    with clickhouse.get_client(purpose="metering-pipeline usage") as client:
+    with clickhouse.get_client(purpose="metering-pipeline usage", read_only=True) as client:
         if uses_local_time(grouping, args.timezone is not None):
             window = local_window(zone, args.since, args.until, since, until)
             rows = local_usage_rows(client, catalog, grouping, args.tenant, window)
@@ -69,7 +69,7 @@ def run_status(args, clickhouse) -> str:
     until = parse_moment(args.until) if args.until else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     if args.hours < 1:
         raise ValueError("--hours must be at least 1")
-    with clickhouse.get_client(purpose="metering-pipeline status") as client:
+    with clickhouse.get_client(purpose="metering-pipeline status", read_only=True) as client:
         rows = status_rows(client, until - timedelta(hours=args.hours), until)
     return render(HEADER, rows, args.format)
 

@@ -47,7 +47,7 @@ def resolve_target(client, args):
 
 
 def run_explain(args, clickhouse, landing, catalog) -> str:
-    with clickhouse.get_client(purpose="metering-pipeline explain") as client:
+    with clickhouse.get_client(purpose="metering-pipeline explain", read_only=True) as client:
         explanation = explain(client, catalog, resolve_target(client, args))
     if args.bundle:
         build_bundle(Path(args.bundle), landing, catalog, explanation)
@@ -80,7 +80,8 @@ def render_explanation(explanation: Explanation, fmt: str) -> str:
         ("revisions", ["revision", "kind", "delta", "total_after", "record_id", "catalog_hash", "exported_at"], document["revisions"]),
         ("events", ["time", "source", "id", "value", "file", "line"], document["events"]),
         ("duplicates dropped", ["source", "id", "file", "line", "kept_file", "kept_line", "identical"], document["duplicates"]),
-        ("quarantined lines naming the tenant", ["file", "line", "reason", "detail"], document["quarantined"]),
+        # match: `tenant` (the line resolved to the tenant) or `mentions` (unresolved, its text names the tenant)
+        ("quarantined lines of the tenant", ["file", "line", "reason", "match", "detail"], document["quarantined"]),
     )
     for title, header, rows in sections:
         out += ["", f"{title} ({len(rows)})"]

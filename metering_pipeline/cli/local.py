@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 from metering_pipeline.catalog import Catalog, Meter
 from metering_pipeline.catalog.calendars import check_zone
 from metering_pipeline.catalog.errors import CatalogError
-from metering_pipeline.catalog.sql import json_text
-from metering_pipeline.cli.query import FIXED, ON_EVENTS, Grouping
+from metering_pipeline.cli.query import Grouping, event_column, table_column
 from metering_pipeline.cli.usage import require_tables
 from metering_pipeline.usage.aggregation import DISTINCT_COUNT, RECOMPUTED, meter_events, rollup
 from metering_pipeline.warehouse.tables import EVENTS, TENANT_PERIODS, USAGE_QUARTER_HOURLY
@@ -110,16 +109,9 @@ def _outer(grouping: Grouping, inner_names: dict[int, str], day: str) -> list[st
 
 def windows_sql(grouping: Grouping, window: LocalWindow, tenant: str | None) -> tuple[str, dict]:
     """count/sum/max/min meters from usage_quarter_hourly, grouped with local day/month."""
-    inner, params, names = [], {}, {}
-    for i, name in enumerate(grouping.names):
-        if name in LOCAL_GROUPS:
-            continue
-        if name in FIXED:
-            inner.append(f"{FIXED[name]} AS c{i}")
-        else:
-            params[f"d{i}"] = name
-            inner.append(f"dimensions[{{d{i}:String}}] AS c{i}")
-        names[i] = f"c{i}"
+    params: dict = {}
+    names = {i: f"c{i}" for i, name in enumerate(grouping.names) if name not in LOCAL_GROUPS}
+    inner = [f"{table_column(grouping.names[i], i, params)} AS {alias}" for i, alias in names.items()]
     tenant_filter = " AND tenant_id = {tenant:String}" if tenant else ""
     source = (
         f"SELECT tenant_id AS tenant_id, window_start, {''.join(c + ', ' for c in inner)}unit, aggregation, value, event_count "
@@ -140,21 +132,9 @@ def windows_sql(grouping: Grouping, window: LocalWindow, tenant: str | None) -> 
 
 def distinct_sql(grouping: Grouping, meter: Meter, window: LocalWindow, tenant: str | None) -> tuple[str, dict]:
     """A unique_count meter recounted from events over each local day/month (never summed)."""
-    params, inner, names = {"meter": meter.name, "unit": meter.unit}, [], {}
-    for i, name in enumerate(grouping.names):
-        if name in LOCAL_GROUPS:
-            continue
-        if name == "meter":
-            inner.append(f"{{meter:String}} AS c{i}")
-        elif name in FIXED:
-            inner.append(f"{ON_EVENTS[name]} AS c{i}")
-        elif name in meter.group_by:
-            expr, p = json_text("data", meter.dimension_keys[name], f"d{i}")
-            params.update(p)
-            inner.append(f"coalesce({expr}, '') AS c{i}")
-        else:
-            inner.append(f"'' AS c{i}")
-        names[i] = f"c{i}"
+    params = {"meter": meter.name, "unit": meter.unit}
+    names = {i: f"c{i}" for i, name in enumerate(grouping.names) if name not in LOCAL_GROUPS}
+    inner = [f"{event_column(grouping.names[i], i, meter, params)} AS {alias}" for i, alias in names.items()]
     tenant_filter = " AND tenant_id = {tenant:String}" if tenant else ""
     where = (
         "hour >= toStartOfHour({since:DateTime('UTC')}) AND hour < {until:DateTime('UTC')} "

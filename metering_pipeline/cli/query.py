@@ -46,14 +46,31 @@ def _filters(tenant: str | None) -> str:
     return "hour >= {since:DateTime('UTC')} AND hour < {until:DateTime('UTC')}" + tenant_filter
 
 
+def table_column(name: str, position: int, params: dict) -> str:
+    """A group-by name as a column of a usage table (usage_hourly, usage_quarter_hourly); a dimension's key is bound."""
+    if name in FIXED:
+        return FIXED[name]
+    params[f"d{position}"] = name
+    return f"dimensions[{{d{position}:String}}]"
+
+
+def event_column(name: str, position: int, meter: Meter, params: dict) -> str:
+    """A group-by name as a column of the meter's `events` rows: a dimension through the catalog's
+    JSONPath (bound), and '' for a dimension the meter does not have."""
+    if name == "meter":
+        return "{meter:String}"
+    if name in ON_EVENTS:
+        return ON_EVENTS[name]
+    if name in meter.group_by:
+        expr, p = json_text("data", meter.dimension_keys[name], f"d{position}")
+        params.update(p)
+        return f"coalesce({expr}, '')"
+    return "''"
+
+
 def usage_hourly_sql(grouping: Grouping, tenant: str | None) -> tuple[str, dict]:
-    columns, params = [], {}
-    for position, name in enumerate(grouping.names):
-        if name in FIXED:
-            columns.append(f"{FIXED[name]} AS g{position}")
-        else:
-            params[f"d{position}"] = name
-            columns.append(f"dimensions[{{d{position}:String}}] AS g{position}")
+    params: dict = {}
+    columns = [f"{table_column(name, i, params)} AS g{i}" for i, name in enumerate(grouping.names)]
     keys = ", ".join(f"g{i}" for i in range(len(columns)))
     sql = (
         f"SELECT {', '.join(columns)}, any(unit) AS unit, {rollup()} AS value, sum(event_count) AS events\n"
@@ -66,18 +83,7 @@ def usage_hourly_sql(grouping: Grouping, tenant: str | None) -> tuple[str, dict]
 
 def unique_count_sql(grouping: Grouping, meter: Meter, tenant: str | None) -> tuple[str, dict]:
     params = {"meter": meter.name, "unit": meter.unit}
-    columns = []
-    for position, name in enumerate(grouping.names):
-        if name == "meter":
-            columns.append(f"{{meter:String}} AS g{position}")
-        elif name in ON_EVENTS:
-            columns.append(f"{ON_EVENTS[name]} AS g{position}")
-        elif name in meter.group_by:
-            expr, p = json_text("data", meter.dimension_keys[name], f"d{position}")
-            params.update(p)
-            columns.append(f"coalesce({expr}, '') AS g{position}")
-        else:
-            columns.append(f"'' AS g{position}")
+    columns = [f"{event_column(name, i, meter, params)} AS g{i}" for i, name in enumerate(grouping.names)]
     events, event_params = meter_events(meter, _filters(tenant), ", ".join(columns))
     params.update(event_params)
     keys = ", ".join(f"g{i}" for i in range(len(columns)))

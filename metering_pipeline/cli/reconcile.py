@@ -27,7 +27,7 @@ def run_reconcile(args, clickhouse) -> tuple[str, bool]:
     since, until = parse_moment(args.since), parse_moment(args.until)
     if until <= since:
         raise ValueError("--until must be after --since")
-    with clickhouse.get_client(purpose="metering-pipeline reconcile") as client:
+    with clickhouse.get_client(purpose="metering-pipeline reconcile", read_only=True) as client:
         rows = reconcile_rows(client, since, until)
     sound = all(row["unaccounted"] == 0 for row in rows)
     if args.format == "json":

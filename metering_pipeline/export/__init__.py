@@ -1,5 +1,6 @@
 """Billing export: per-hour NDJSON usage records to S3 (or a local directory), idempotent, corrections as revisions.
 
+    grain.py    hourly or quarter-hour windows (METERING_EXPORT_GRAIN): what each grain reads and where it keeps its ledger
     amounts.py  exact quantities, usage keys and amounts, corrections as deltas
     records.py  records and their deterministic ids, serialized as NDJSON lines
     layout.py   where keys go under the export root

@@ -5,31 +5,33 @@ ClickHouse aggregations, objects from listing the store, expectations from manif
 """
 
 from metering_pipeline.export.chunks import Limits
+from metering_pipeline.export.grain import HOUR, Grain
 from metering_pipeline.export.layout import manifest_key
-from metering_pipeline.export.ledger import LEDGER, committed_revisions
+from metering_pipeline.export.ledger import LEDGER, committed_revisions, ledger_tables
 from metering_pipeline.export.records import Window
 from metering_pipeline.export.store import hour_manifests, hour_objects
-from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 LEDGER_MATCHES_USAGE = "ledger_matches_usage"
 OBJECTS_MATCH_MANIFESTS = "objects_match_manifests"
 OBJECTS_WITHIN_LIMITS = "objects_within_limits"
 
 _SUMS = (
-    "SELECT meter, tenant_id, billing_account_id, dimensions, sum({value}), toInt64(sum(event_count)) FROM `{table}` {final}"
-    "WHERE hour = {{hour:DateTime('UTC')}} GROUP BY meter, tenant_id, billing_account_id, dimensions"
+    "SELECT meter, tenant_id, billing_account_id, dimensions, toString({start}), sum({value}), toInt64(sum(event_count)) "
+    "FROM `{table}` {final}WHERE hour = {{hour:DateTime('UTC')}} "
+    "GROUP BY meter, tenant_id, billing_account_id, dimensions, {start}"
 )
 
 
-def _sums(client, table: str, value: str, final: str, window: Window) -> dict:
-    rows = client.query(_SUMS.format(value=value, table=table, final=final), parameters={"hour": window.start.replace(tzinfo=None)})
-    return {(m, t, a, tuple(sorted(d.items()))): (q, c) for m, t, a, d, q, c in rows.result_rows if q or c}
+def _sums(client, table: str, start: str, value: str, final: str, window: Window) -> dict:
+    sql = _SUMS.format(start=start, value=value, table=table, final=final)
+    rows = client.query(sql, parameters={"hour": window.start.replace(tzinfo=None)})
+    return {(m, t, a, tuple(sorted(d.items())), w): (q, c) for m, t, a, d, w, q, c in rows.result_rows if q or c}
 
 
-def ledger_mismatches(client, window: Window) -> list[str]:
-    """Keys whose (quantity, event_count) summed over revisions differ from usage_hourly now."""
-    usage = _sums(client, USAGE_HOURLY, "value", "", window)
-    ledger = _sums(client, LEDGER, "quantity", "FINAL ", window)
+def ledger_mismatches(client, window: Window, grain: Grain = HOUR) -> list[str]:
+    """Keys x windows whose (quantity, event_count) summed over revisions differ from the grain's usage now."""
+    usage = _sums(client, grain.usage_table, grain.usage_window, "value", "", window)
+    ledger = _sums(client, ledger_tables(grain)[LEDGER], "window_start", "quantity", "FINAL ", window)
     return [
         f"{window.partition_key} {key}: usage {usage.get(key)} != exported {ledger.get(key)}"
         for key in sorted(usage.keys() | ledger.keys())
@@ -37,9 +39,11 @@ def ledger_mismatches(client, window: Window) -> list[str]:
     ]
 
 
-def object_mismatches(window: Window, revisions: set[int], manifests: dict[str, dict], listed: dict[str, int]) -> list[str]:
+def object_mismatches(
+    window: Window, revisions: set[int], manifests: dict[str, dict], listed: dict[str, int], grain: Grain = HOUR
+) -> list[str]:
     """Manifests vs committed revisions, and objects listed vs objects the manifests name."""
-    expected = {manifest_key(window.start, r) for r in revisions}
+    expected = {manifest_key(window.start, r, grain.suffix) for r in revisions}
     problems = [f"{window.partition_key}: manifest missing: {k}" for k in sorted(expected - manifests.keys())]
     problems += [f"{window.partition_key}: manifest of no committed revision: {k}" for k in sorted(manifests.keys() - expected)]
     named = {o["key"]: o for m in manifests.values() for o in m["objects"]}
@@ -64,11 +68,12 @@ def limit_violations(window: Window, limits: Limits, manifests: dict[str, dict],
     return problems
 
 
-def check_hour(client, store, window: Window, limits: Limits) -> dict[str, list[str]]:
-    """{check name: problems} for one hour, listing the store once."""
-    manifests, listed = hour_manifests(store, window.start), hour_objects(store, window.start)
+def check_hour(client, store, window: Window, limits: Limits, grain: Grain = HOUR) -> dict[str, list[str]]:
+    """{check name: problems} for one hour at the grain, listing the store once."""
+    manifests, listed = hour_manifests(store, window.start, grain), hour_objects(store, window.start, grain)
+    revisions = committed_revisions(client, window.start, grain)
     return {
-        LEDGER_MATCHES_USAGE: ledger_mismatches(client, window),
-        OBJECTS_MATCH_MANIFESTS: object_mismatches(window, committed_revisions(client, window.start), manifests, listed),
+        LEDGER_MATCHES_USAGE: ledger_mismatches(client, window, grain),
+        OBJECTS_MATCH_MANIFESTS: object_mismatches(window, revisions, manifests, listed, grain),
         OBJECTS_WITHIN_LIMITS: limit_violations(window, limits, manifests, listed),
     }

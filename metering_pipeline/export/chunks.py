@@ -1,8 +1,8 @@
 """A revision's records -> objects: per meter, in record order, at most N records and B bytes each.
 
 Chunk boundaries depend only on the records and the limits, and object ids only on
-(partition key, meter, revision, chunk index), so a retry writes the same bytes to the
-same keys. A single record larger than the byte limit cannot be exported and fails loudly.
+(partition key, meter, revision, chunk index, and the window when it is shorter than the
+hour), so a retry writes the same bytes to the same keys. A single record larger than the byte limit cannot be exported and fails loudly.
 """
 
 import hashlib
@@ -11,7 +11,7 @@ from itertools import groupby
 
 from metering_pipeline.export.amounts import total
 from metering_pipeline.export.layout import object_key
-from metering_pipeline.export.records import Record, Window, object_id
+from metering_pipeline.export.records import Record, Window, object_id, window_extent
 
 
 class RecordTooLarge(ValueError):
@@ -66,7 +66,8 @@ def plan_objects(
         group = list(group)
         lines = [r.line() for r in group]
         for index, members in enumerate(chunk(lines, limits)):
-            key = object_key(meter, window.start, object_id(window.partition_key, meter, revision, index), meter in drafts)
+            oid = object_id(window.partition_key, meter, revision, index, window_extent(window))
+            key = object_key(meter, window.start, oid, meter in drafts)
             body = b"".join(lines[i] for i in members)
             planned.append(PlannedObject(key, meter, tuple(group[i] for i in members), body))
     return planned

@@ -5,7 +5,9 @@ encoded (UTF-8 bytes, upper-case hex), so a name can never add a path level, cli
 the root or clash with another name. Two more characters are encoded when they lead the
 name: `.` (so `.` and `..` are never path traversal and no folder is hidden) and `_`
 (folders starting with `_` are reserved for the exporter, e.g. `_manifests`). Decoding
-with `urllib.parse.unquote` gives the name back. Draft meters (catalog `phase: draft`) go under `_draft/` so billing
+with `urllib.parse.unquote` gives the name back. `mm` is the window's minute: `00` for the
+hourly grain, `00`/`15`/`30`/`45` for the quarter-hour grain, whose manifests live under
+`_manifests/quarter_hour/` (grain.py). Draft meters (catalog `phase: draft`) go under `_draft/` so billing
 systems reading meter folders never see them. Keys are relative to the export root;
 the store prepends `s3://bucket/prefix` or the local directory.
 """
@@ -53,9 +55,11 @@ def object_key(meter: str, window_start: datetime, object_id: str, draft: bool =
     return f"{DRAFTS}/{key}" if draft else key
 
 
-def manifest_prefix(window_start: datetime) -> str:
-    return f"{MANIFESTS}/{window_path(window_start)}/"
+def manifest_prefix(window_start: datetime, grain_folder: str = "") -> str:
+    """`_manifests/YYYY/MM/DD/HH/00/` for the hour; a finer grain's under `_manifests/<grain_folder>/`."""
+    folder = f"{MANIFESTS}/{grain_folder}/" if grain_folder else f"{MANIFESTS}/"
+    return f"{folder}{window_path(window_start)}/"
 
 
-def manifest_key(window_start: datetime, revision: int) -> str:
-    return f"{manifest_prefix(window_start)}revision-{revision:06d}.json"
+def manifest_key(window_start: datetime, revision: int, grain_folder: str = "") -> str:
+    return f"{manifest_prefix(window_start, grain_folder)}revision-{revision:06d}.json"

@@ -9,12 +9,17 @@ retry. Names are canonical JSON arrays (a type tag first), so no choice of separ
 a tenant, meter or dimension value can make two different inputs collide. NAMESPACE is
 uuid5(NAMESPACE_URL, "urn:metering-pipeline:billing-export") and must never change:
 downstream systems deduplicate on these ids.
+
+Windows shorter than the hour (the quarter-hour grain, grain.py) add their window to the id
+names (`window_extent`): a quarter hour starting on the hour never shares a record id with the
+hour, and the four quarters of one revision never share an object id. A whole-hour window adds
+nothing, so every id issued before finer windows existed stays as it was.
 """
 
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.export.amounts import Amount, UsageKey, quantity_text
@@ -29,13 +34,17 @@ def _uuid5(*parts) -> str:
     return str(uuid.uuid5(NAMESPACE, name))
 
 
-def object_id(partition_key: str, meter: str, revision: int, chunk_index: int) -> str:
-    return _uuid5("object", partition_key, meter, int(revision), int(chunk_index))
+def object_id(partition_key: str, meter: str, revision: int, chunk_index: int, extent: tuple[str, ...] = ()) -> str:
+    """Id of one object; `extent` is `window_extent` of its window (empty for the whole hour)."""
+    return _uuid5("object", partition_key, meter, int(revision), int(chunk_index), *extent)
 
 
-def record_id(tenant_id: str, billing_account_id: str, meter: str, dimensions: dict, window_start: str, revision: int) -> str:
-    """Id of one record; `dimensions` enter sorted by name, `window_start` as its RFC 3339 text."""
-    return _uuid5("record", tenant_id, billing_account_id, meter, sorted(dimensions.items()), window_start, int(revision))
+def record_id(
+    tenant_id: str, billing_account_id: str, meter: str, dimensions: dict, window_start: str, revision: int, extent: tuple[str, ...] = ()
+) -> str:
+    """Id of one record; `dimensions` enter sorted by name, `window_start` as its RFC 3339 text,
+    `extent` is `window_extent` of its window (empty for the whole hour)."""
+    return _uuid5("record", tenant_id, billing_account_id, meter, sorted(dimensions.items()), window_start, int(revision), *extent)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -56,6 +65,14 @@ def window_of(partition_key: str) -> Window:
     return Window(partition_key, *hour_window(partition_key))
 
 
+def window_extent(window: Window) -> tuple[str, ...]:
+    """What a window adds to its ids: nothing for a whole hour, `("PT<n>M", start, end)` for a shorter one."""
+    length = window.end - window.start
+    if length == timedelta(hours=1):
+        return ()
+    return (f"PT{int(length.total_seconds()) // 60}M", rfc3339(window.start), rfc3339(window.end))
+
+
 @dataclass(frozen=True)
 class Record:
     key: UsageKey
@@ -63,6 +80,7 @@ class Record:
     revision: int
     id: str
     fields: dict
+    window: Window
 
     def line(self) -> bytes:
         return serialize(self.fields)
@@ -84,7 +102,7 @@ def describe(catalog: Catalog, key: UsageKey, amount: Amount) -> Amount:
 def build_record(key: UsageKey, amount: Amount, revision: int, window: Window, catalog_hash: str) -> Record:
     dimensions = dict(key.dimensions)
     start = rfc3339(window.start)
-    rid = record_id(key.tenant_id, key.billing_account_id, key.meter, dimensions, start, revision)
+    rid = record_id(key.tenant_id, key.billing_account_id, key.meter, dimensions, start, revision, window_extent(window))
     fields = {
         "id": rid,
         "meter": key.meter,
@@ -101,7 +119,7 @@ def build_record(key: UsageKey, amount: Amount, revision: int, window: Window, c
         "kind": kind_of(revision),
         "metadata": {"partition_key": window.partition_key, "catalog_hash": catalog_hash},
     }
-    return Record(key, amount, revision, rid, fields)
+    return Record(key, amount, revision, rid, fields, window)
 
 
 def build_records(deltas: dict[UsageKey, Amount], catalog: Catalog, revision: int, window: Window) -> list[Record]:

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 
 from metering_pipeline.export.amounts import quantity_text, total
+from metering_pipeline.export.grain import GRAINS, HOUR, Grain, GrainConflict
 from metering_pipeline.export.layout import DRAFTS, OBJECT_SUFFIX, manifest_key, manifest_prefix, window_path
 from metering_pipeline.export.ledger import LedgerRow, committed_revisions, ensure_ledger, ledger_rows
 from metering_pipeline.export.records import Window, kind_of, rfc3339, window_of
@@ -60,39 +61,54 @@ def parse_manifest(body: bytes) -> dict:
     return json.loads(body.decode("utf-8"))
 
 
-def hour_objects(store, window_start: datetime) -> dict[str, int]:
-    """{key: size} of everything under `<meter-folder>/YYYY/MM/DD/HH/mm/`, over all meter folders.
+def hour_objects(store, window_start: datetime, grain: Grain = HOUR) -> dict[str, int]:
+    """{key: size} of everything under `<meter-folder>/YYYY/MM/DD/HH/mm/`, over all meter folders and
+    the minutes `mm` of the grain's windows (`00`; `00`, `15`, `30`, `45`).
 
     Folders starting with `_` are the exporter's own (`_manifests`, `_draft`, whose meter
     folders are listed too); no meter folder can
     start with `_` (it is encoded), so skipping them skips no meter.
     """
     found: dict[str, int] = {}
+    starts = grain.starts(window_start)
     for root in ("", f"{DRAFTS}/"):
         for folder in store.folders(root):
             if not folder.startswith("_"):
-                found.update(store.keys(f"{root}{folder}/{window_path(window_start)}/"))
+                for start in starts:
+                    found.update(store.keys(f"{root}{folder}/{window_path(start)}/"))
     return found
 
 
-def hour_manifests(store, window_start: datetime) -> dict[str, dict]:
+def hour_manifests(store, window_start: datetime, grain: Grain = HOUR) -> dict[str, dict]:
     """{manifest key: parsed manifest} for the hour."""
-    keys = sorted(store.keys(manifest_prefix(window_start)))
+    keys = sorted(store.keys(manifest_prefix(window_start, grain.suffix)))
     return {key: parse_manifest(store.get(key)) for key in keys}
+
+
+def refuse_other_grains(store, hour_start: datetime, grain: Grain) -> None:
+    """Fail when the store holds another grain's manifests for the hour: both grains key objects under
+    the same minute-00 folders, so each one's sweep would take the other's objects for leftovers.
+    One destination has one grain; two grains of one hour go to two destinations."""
+    for other in GRAINS.values():
+        if other != grain and store.keys(manifest_prefix(hour_start, other.suffix)):
+            raise GrainConflict(
+                f"{hour_start:%Y-%m-%d %H:00} is already exported at the {other.name} grain to this destination; "
+                f"export the {grain.name} grain to another destination (METERING_EXPORT_URL) or keep METERING_EXPORT_GRAIN={other.name}"
+            )
 
 
 def is_export_object(key: str) -> bool:
     return bool(_OBJECT_NAME.match(key.rsplit("/", 1)[-1]))
 
 
-def sweep(store, window_start: datetime, keep: set[str]) -> list[str]:
+def sweep(store, window_start: datetime, keep: set[str], grain: Grain = HOUR) -> list[str]:
     """Delete the hour's export objects that no committed or planned revision owns.
 
     Only a crashed attempt leaves such objects (written, never committed, and then not
     re-planned because usage changed before the retry). No manifest lists them, so no
     reader relies on them. Files not named like export objects are left for the check.
     """
-    removed = [key for key in sorted(hour_objects(store, window_start)) if key not in keep and is_export_object(key)]
+    removed = [key for key in sorted(hour_objects(store, window_start, grain)) if key not in keep and is_export_object(key)]
     for key in removed:
         store.delete(key)
     return removed
@@ -100,22 +116,23 @@ def sweep(store, window_start: datetime, keep: set[str]) -> list[str]:
 
 def exported_keys(clickhouse, partition_keys, export_store=None) -> list[str]:
     """Object keys then manifest keys of every committed revision, per partition in order, from the
-    ledger: for the demo and for operators.
+    ledger of the store's grain (the hour without a store): for the demo and for operators.
 
     Keys are relative to the export root; pass the ExportStore to get full locations
     (`s3://bucket/prefix/...` or absolute local paths).
     """
     keys: list[str] = []
+    grain = export_store.export_grain if export_store is not None else HOUR
     with clickhouse.get_client(purpose="export listing") as client:
-        ensure_ledger(client)
+        ensure_ledger(client, grain)
         for partition_key in partition_keys:
             start = window_of(partition_key).start
-            rows = ledger_rows(client, start)
+            rows = ledger_rows(client, start, grain)
             first = {}
             for row in rows:
                 first.setdefault(row.object_key, row.revision)
             keys += sorted(first, key=lambda k: (first[k], k))
-            keys += [manifest_key(start, revision) for revision in sorted(committed_revisions(client, start))]
+            keys += [manifest_key(start, revision, grain.suffix) for revision in sorted(committed_revisions(client, start, grain))]
     if export_store is None:
         return keys
     store = export_store.open()

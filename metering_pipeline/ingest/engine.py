@@ -82,13 +82,24 @@ class EngineRead:
             return f"s3Cluster({self.cluster}, {target})"
         return f"s3({target})"
 
+    def params(self, source: str, prefix: str) -> dict:
+        """The bound values that name the source's engine-read files (names start with `prefix`)."""
+        files = self.files.get(source, [])
+        return {
+            f"{prefix}glob": self.globs.get(source, ""),
+            f"{prefix}paths": [f.path for f in files],
+            f"{prefix}index": [f.index for f in files],
+            f"{prefix}names": [f.landed.name for f in files],
+            f"{prefix}source": source,
+            f"{prefix}max": self.max_line,
+        }
+
     def relation(self, source: str, prefix: str, rejected: bool = False) -> tuple[str, dict]:
         """SQL for the source's engine-read lines as `lines` columns (row, landing_source, source_file,
-        line_no, raw), and its parameters (names start with `prefix`).
+        line_no, raw), and its parameters (`params`).
 
         `rejected` also keeps the lines over max_line, which only the quarantine reads.
         """
-        files = self.files.get(source, [])
         line = "line"
         keep = f"NOT {BLANK.format(line=line)}"
         keep = f"(length(line) > {{{prefix}max:UInt64}} OR {keep})" if rejected else f"length(line) <= {{{prefix}max:UInt64}} AND {keep}"
@@ -99,15 +110,7 @@ class EngineRead:
             f"toUInt32(_row_number + 1) AS line_no, line AS raw "
             f"FROM {self.table_function(prefix + 'glob')} WHERE _path IN {{{prefix}paths:Array(String)}} AND {keep}"
         )
-        params = {
-            f"{prefix}glob": self.globs.get(source, ""),
-            f"{prefix}paths": [f.path for f in files],
-            f"{prefix}index": [f.index for f in files],
-            f"{prefix}names": [f.landed.name for f in files],
-            f"{prefix}source": source,
-            f"{prefix}max": self.max_line,
-        }
-        return sql, params
+        return sql, self.params(source, prefix)
 
 
 def engine_read(
@@ -148,8 +151,7 @@ def census(client, read: EngineRead, max_decompressed: int = MAX_DECOMPRESSED_BY
         for k, source in enumerate(read.files):
             if not read.files[source]:
                 continue
-            _, p = read.relation(source, f"c{k}_")
-            params.update(p)
+            params.update(read.params(source, f"c{k}_"))
             at = f"indexOf({{c{k}_paths:Array(String)}}, _path)"
             counted = f"length(line) > {{c{k}_max:UInt64}} OR NOT {BLANK.format(line='line')}"
             parts.append(

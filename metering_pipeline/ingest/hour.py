@@ -21,6 +21,7 @@ import pyarrow as pa
 from metering_pipeline.attribution import stage_attribution
 from metering_pipeline.catalog import Catalog
 from metering_pipeline.catalog.lifecycle import enforce_published
+from metering_pipeline.ingest.accounting import SourceFigures, source_figures
 from metering_pipeline.ingest.duplicates import (
     DROPPED_KEYS,
     DuplicateCounts,
@@ -73,6 +74,7 @@ class HourReport:
     fallback: dict[str, str] = field(default_factory=dict)  # files the Python reader read instead, and why
     dropped: DuplicateCounts = field(default_factory=DuplicateCounts)  # dropped copies (events), in `duplicates`
     duplicates_on_record: int | None = None  # duplicate lines as the swapped tables hold them
+    by_source: dict[str, SourceFigures] = field(default_factory=dict)  # the same accounting per landing source
 
     @property
     def quarantined_total(self) -> int:
@@ -125,6 +127,10 @@ def _quarantine_sql(sources: list, relation, verdicts: str, quarantine: str, max
     could be read, the mapping's `attr_lookup` column (what the record held where the key was
     sought) if it has one. A rule's detail is one text for every line, and "no entry covers this
     key" does not tell an operator which entry to add.
+
+    `tenant_ids` are the tenants the rejected line's events resolved to (the record's own tenant
+    or its attribution), so `explain` finds a tenant's rejected lines without the tenant id
+    having to appear in the line; empty when none resolved (malformed, unattributed, oversized).
     """
     parts, params = [], {"qmax": max_line}
     for i, (source, mapping, mapped) in enumerate(sources):
@@ -146,16 +152,22 @@ def _quarantine_sql(sources: list, relation, verdicts: str, quarantine: str, max
                 f"u.looked != '', u.looked, {detail})"
             )
         oversized = "length(l.raw) > {qmax:UInt64}"
+        join += (
+            "LEFT ANY JOIN (SELECT row, arraySort(groupUniqArray(tenant_id)) AS tenants FROM "
+            f"`{mapped}` WHERE notEmpty(ifNull(tenant_id, '')) AND row IN (SELECT row FROM `{verdicts}`) "
+            "GROUP BY row) AS t ON l.row = t.row "
+        )
         parts.append(
             f"SELECT {{hour:DateTime('UTC')}}, landing_source, source_file, line_no, "
             f"if({oversized}, 'oversized', ifNull(v.reason, 'malformed_json')), "
             f"if({oversized}, {oversized_detail('l.raw')}, {detail}), {raw_head('raw')}, length(raw), "
-            f"{{loaded_at:DateTime('UTC')}} FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
+            f"{{loaded_at:DateTime('UTC')}}, if({oversized} OR t.row IS NULL, [], t.tenants) "
+            f"FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
             f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
         )
         params[f"q{i}"] = source.name
     sql = (
-        f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at) "
+        f"INSERT INTO `{quarantine}` (hour, landing_source, source_file, line_no, reason, detail, raw, raw_bytes, loaded_at, tenant_ids) "
         + " UNION ALL ".join(parts)
     )
     return sql, params
@@ -252,6 +264,7 @@ def ingest_hour(
         report.accepted, report.duplicates = accepted_lines, valid - accepted_lines
         for reason, count in client.query(f"SELECT reason, count() FROM `{quarantine}` GROUP BY reason").result_rows:
             report.quarantined[reason] = count
+        report.by_source = source_figures(client, events, quarantine, dropped, landed_files)
         if read is not None:
             ensure_unchanged(landing, read, hour)
         swap_partition(client, EVENTS, events, hour)

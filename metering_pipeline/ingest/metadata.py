@@ -4,6 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
+from metering_pipeline.ingest.accounting import SourceFigures
 from metering_pipeline.ingest.hour import HourReport
 from metering_pipeline.partitions import partition_key_for
 from metering_pipeline.validate.rules import REASONS
@@ -11,6 +12,15 @@ from metering_pipeline.validate.rules import REASONS
 GX_REASONS = tuple(r for r in REASONS if r not in ("oversized", "malformed_json"))
 RECONCILIATION = "lines_reconcile"
 CONFLICTING = "no_conflicting_duplicates"
+
+
+def by_source(reports: list[HourReport]) -> dict:
+    """The run's lines, outcomes, quarantine reasons and events per landing source, summed over its hours."""
+    found: dict[str, SourceFigures] = {}
+    for report in reports:
+        for source, figures in report.by_source.items():
+            found.setdefault(source, SourceFigures()).add(figures)
+    return {source: figures.as_metadata() for source, figures in sorted(found.items())}
 
 
 def events_metadata(reports: list[HourReport]) -> dict:
@@ -32,6 +42,7 @@ def events_metadata(reports: list[HourReport]) -> dict:
         "duration_seconds": round(sum(r.seconds for r in reports), 3),
         "landing_fingerprints": dg.MetadataValue.json({partition_key_for(r.hour): r.fingerprint for r in reports}),
         "fallback_files": dg.MetadataValue.json({partition_key_for(r.hour): r.fallback for r in reports if r.fallback}),
+        "by_source": dg.MetadataValue.json(by_source(reports)),
     }
     metadata.update(
         {

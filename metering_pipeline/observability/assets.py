@@ -2,8 +2,9 @@
 
 One place observes every step: the asset runs last in the run, reads the run's own
 materializations from the event log (run_log.py), adds the few breakdowns the metadata does not
-carry from the tables those steps just wrote (events per type, the committed export revisions,
-the alerts fired), appends one `pipeline_runs` row per step and pushes the totals. The observed
+carry from the tables those steps just wrote (the committed export revisions, the alerts fired),
+appends one `pipeline_runs` row per step and pushes the totals. A run with a failed step never
+reaches this asset; failures.py records it with the same `record_run`. The observed
 assets stay unaware of monitoring, and a gateway that is down or slow costs one bounded,
 warned push after the ClickHouse session is closed.
 """
@@ -24,7 +25,7 @@ from metering_pipeline.observability.run_log import ObservedStep, observed_steps
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.schedules import ASSET_POLICY
-from metering_pipeline.warehouse.tables import EVENTS, USAGE_HOURLY
+from metering_pipeline.warehouse.tables import USAGE_HOURLY
 
 OBSERVED = (ACCEPTED_EVENTS, USAGE_HOURLY, USAGE_ALERTS, BILLING_EXPORT)
 
@@ -32,14 +33,6 @@ OBSERVED = (ACCEPTED_EVENTS, USAGE_HOURLY, USAGE_ALERTS, BILLING_EXPORT)
 def _window(step: ObservedStep) -> dict:
     hours = step.hours
     return {"first": hours[0].replace(tzinfo=None), "last": hours[-1].replace(tzinfo=None)}
-
-
-def _events_by_type(client, step: ObservedStep) -> dict[str, int]:
-    rows = client.query(
-        f"SELECT type, count() FROM `{EVENTS}` WHERE hour >= {{first:DateTime('UTC')}} AND hour <= {{last:DateTime('UTC')}} GROUP BY type",
-        parameters=_window(step),
-    ).result_rows
-    return {t: int(n) for t, n in rows}
 
 
 def _exported_revisions(client, step: ObservedStep) -> list[metrics.ExportedRevision]:
@@ -72,8 +65,11 @@ def _fired_by_threshold(client, step: ObservedStep) -> dict[int, int]:
 
 
 def step_samples(client, step: ObservedStep) -> list[metrics.Sample]:
+    """The figures of a step's materializations (none for a failed step that materialized nothing)."""
+    if not step.metadata:
+        return []
     if step.asset == ACCEPTED_EVENTS:
-        return metrics.ingest_samples(step.metadata, _events_by_type(client, step))
+        return metrics.ingest_samples(step.metadata)
     if step.asset == USAGE_HOURLY:
         return metrics.usage_samples(step.metadata)
     if step.asset == BILLING_EXPORT:
@@ -93,7 +89,26 @@ def step_record(client, run_id: str, step: ObservedStep, now: datetime) -> StepR
         finished=step.finished or now,
         failed_checks=tuple(sorted(step.failed_checks)),
         samples=tuple(step_samples(client, step)),
+        error=step.error,
     )
+
+
+def record_run(clickhouse: ClickHouseResource, pushgateway: Pushgateway, run_id: str, entries, log, other_failures=False) -> dict:
+    """Append the run's steps not recorded yet to `pipeline_runs` and push the totals; what was done, as metadata."""
+    steps = [s for s in observed_steps(entries, OBSERVED, other_failures).values() if s.partitions]
+    now = datetime.now(UTC)
+    with clickhouse.get_client(purpose=f"pipeline history run {run_id}") as client:
+        recorded = record_steps(client, [step_record(client, run_id, s, now) for s in steps], now)
+        samples = current_samples(client)
+    pushed = pushgateway.push(samples, log)
+    return {
+        "steps_recorded": recorded,
+        "assets_observed": sorted(s.asset for s in steps),
+        "steps_failed": sorted(s.asset for s in steps if s.error),
+        "samples": len(samples),
+        "pushed": pushed,
+        "pushgateway_configured": pushgateway.configured,
+    }
 
 
 @dg.asset(
@@ -106,19 +121,5 @@ def step_record(client, run_id: str, step: ObservedStep, now: datetime) -> StepR
     "metrics pushed to the Pushgateway (METERING_PUSHGATEWAY_URL), totals computed from that history.",
 )
 def pipeline_runs(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, pushgateway: Pushgateway):
-    run_id = context.run.run_id
-    steps = [s for s in observed_steps(context.instance.all_logs(run_id), OBSERVED).values() if s.partitions]
-    now = datetime.now(UTC)
-    with clickhouse.get_client(purpose=f"pipeline history run {run_id}") as client:
-        recorded = record_steps(client, [step_record(client, run_id, s, now) for s in steps], now)
-        samples = current_samples(client)
-    pushed = pushgateway.push(samples, context.log)
-    return dg.MaterializeResult(
-        metadata={
-            "steps_recorded": recorded,
-            "assets_observed": dg.MetadataValue.json(sorted(s.asset for s in steps)),
-            "samples": len(samples),
-            "pushed": pushed,
-            "pushgateway_configured": pushgateway.configured,
-        }
-    )
+    done = record_run(clickhouse, pushgateway, context.run.run_id, context.instance.all_logs(context.run.run_id), context.log)
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.json(v) if isinstance(v, list) else v for k, v in done.items()})

@@ -4,7 +4,9 @@ Prometheus forgets and a Pushgateway only holds the last push; billing audits do
 history is append-only (a rerun is another row, never a replacement) and is what the pushed
 counters are summed from, so a counter rises by exactly the work each run did and never
 resets when the gateway restarts. A step's row is written once: a retried observer step finds
-the row of its run and writes nothing.
+the row of its run and writes nothing, and the failure sensor (failures.py) adds only the steps
+of a failed run that no observer recorded. A failed step is a row with outcome `failure` and its
+error's class: billing audits need the attempts that did not bill, too.
 """
 
 import json
@@ -15,6 +17,7 @@ from decimal import Decimal
 
 from metering_pipeline.observability.metrics import COUNTER, GAUGE, METRICS, Sample
 from metering_pipeline.warehouse.tables import create_table
+from metering_pipeline.warehouse.topology import cluster_of, on_cluster
 
 PIPELINE_RUNS = "pipeline_runs"
 EXPORT_ASSET = "billing_export"
@@ -27,11 +30,13 @@ _COLUMNS = """
     hours UInt32 COMMENT 'Hours in the step (1, or more in a single-run backfill)',
     started DateTime64(3, 'UTC'),
     finished DateTime64(3, 'UTC'),
-    outcome LowCardinality(String) COMMENT 'success | checks_failed',
+    outcome LowCardinality(String) COMMENT 'success | checks_failed | failure',
     failed_checks Array(String),
     figures Nested(metric LowCardinality(String), labels String, value Decimal(38, 9)),
-    recorded_at DateTime64(3, 'UTC')
+    recorded_at DateTime64(3, 'UTC'),
+    error LowCardinality(String) COMMENT 'failure: the class of the error that failed the step (interrupted: it never ended)'
 """
+FAILURE = "failure"
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,25 @@ class StepRecord:
     finished: datetime
     failed_checks: tuple[str, ...]
     samples: tuple[Sample, ...]
+    error: str = ""
 
     @property
     def outcome(self) -> str:
+        if self.error:
+            return FAILURE
         return "checks_failed" if self.failed_checks else "success"
 
 
 def ensure_history(client) -> None:
     create_table(client, PIPELINE_RUNS, _COLUMNS, "MergeTree PARTITION BY toYYYYMM(finished) ORDER BY (asset, finished, run_id)")
+    # A history written before failures were recorded gains the column (empty for its rows).
+    missing = client.command(
+        "SELECT count() = 0 FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND name = 'error'",
+        parameters={"t": PIPELINE_RUNS},
+    )
+    if missing:
+        cluster = on_cluster(cluster_of(client))
+        client.command(f"ALTER TABLE `{PIPELINE_RUNS}`{cluster} ADD COLUMN IF NOT EXISTS error LowCardinality(String)")
 
 
 def _naive(moment: datetime) -> datetime:
@@ -86,13 +102,14 @@ def record_steps(client, steps: Sequence[StepRecord], now: datetime) -> int:
             [x.labels_json for x in s.samples],
             [x.value for x in s.samples],
             _naive(now),
+            s.error,
         ]
         for s in steps
         if (s.run_id, s.asset) not in seen
     ]
     if rows:
         columns = ["run_id", "asset", "first_hour", "last_hour", "hours", "started", "finished", "outcome", "failed_checks"]
-        columns += ["figures.metric", "figures.labels", "figures.value", "recorded_at"]
+        columns += ["figures.metric", "figures.labels", "figures.value", "recorded_at", "error"]
         client.insert(PIPELINE_RUNS, rows, column_names=columns)
     return len(rows)
 
@@ -101,9 +118,17 @@ def _labels(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(json.loads(text).items()))
 
 
+def _current(found: list[Sample]) -> list[Sample]:
+    """The samples whose labels are their metric's labels today: figures recorded under another label
+    set (before `source` labelled the line counters) stay in the history and are not pushed."""
+    return [s for s in found if tuple(sorted(k for k, _ in s.labels)) == tuple(sorted(METRICS[s.metric].labels))]
+
+
 def current_samples(client) -> list[Sample]:
     """What the gateway should hold now: counters summed over the whole history, each asset's gauges
-    from its newest row, and the pipeline gauges (last success, duration per hour, last complete hour)."""
+    from its newest row, the pipeline gauges (last success, duration per hour, last complete hour, from
+    the steps that did not fail) and the failed hours per asset (zero until one fails, so the first
+    failure is an increase)."""
     ensure_history(client)
     counters = [name for name, m in METRICS.items() if m.kind == COUNTER]
     gauges = [name for name, m in METRICS.items() if m.kind == GAUGE]
@@ -123,14 +148,22 @@ def current_samples(client) -> list[Sample]:
             parameters={"gauges": gauges},
         ).result_rows
     ]
+    found = _current(found)
     for asset, finished, seconds_per_hour in client.query(
         "SELECT asset, max(finished), argMax((toUnixTimestamp64Milli(finished) - toUnixTimestamp64Milli(started)) / 1000 / hours, "
-        f"finished) FROM `{PIPELINE_RUNS}` GROUP BY asset ORDER BY asset"
+        f"finished) FROM `{PIPELINE_RUNS}` WHERE outcome != {{failure:String}} GROUP BY asset ORDER BY asset",
+        parameters={"failure": FAILURE},
     ).result_rows:
         found.append(Sample("metering_last_success_timestamp_seconds", (("asset", asset),), _epoch(finished)))
         found.append(Sample("metering_hour_duration_seconds", (("asset", asset),), Decimal(str(round(seconds_per_hour, 3)))))
+    for asset, hours in client.query(
+        f"SELECT asset, sumIf(hours, outcome = {{failure:String}}) FROM `{PIPELINE_RUNS}` GROUP BY asset ORDER BY asset",
+        parameters={"failure": FAILURE},
+    ).result_rows:
+        found.append(Sample("metering_hour_failures_total", (("asset", asset),), Decimal(int(hours))))
     exported = client.query(
-        f"SELECT count(), max(last_hour) FROM `{PIPELINE_RUNS}` WHERE asset = {{asset:String}}", parameters={"asset": EXPORT_ASSET}
+        f"SELECT count(), max(last_hour) FROM `{PIPELINE_RUNS}` WHERE asset = {{asset:String}} AND outcome != {{failure:String}}",
+        parameters={"asset": EXPORT_ASSET, "failure": FAILURE},
     ).result_rows[0]
     if exported[0]:
         found.append(Sample("metering_last_complete_hour_timestamp_seconds", (), _epoch(exported[1])))

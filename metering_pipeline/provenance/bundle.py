@@ -15,8 +15,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metering_pipeline.catalog import Catalog
-from metering_pipeline.catalog.jsonpath import parse_jsonpath
+from metering_pipeline.catalog import Catalog, Meter, Source, parse_catalog
+from metering_pipeline.ingest.formats import raw_locator
 from metering_pipeline.ingest.reader import Chunk, iter_file
 from metering_pipeline.provenance.explain import Explanation
 from metering_pipeline.resources.landing import LandingFile, LandingZone
@@ -60,24 +60,38 @@ def _ndjson(rows: list[dict]) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows).encode("utf-8")
 
 
-def recompute_spec(catalog: Catalog, explanation: Explanation) -> dict:
-    """What verify.py needs: the meter's rule and where each format keeps the event id."""
+def recompute_spec(explanation: Explanation) -> dict:
+    """What verify.py needs beside each event's `locate`: the meter's rule and the billed quantity."""
     meter = explanation.meter
-    sources = {event["file"].split("/", 1)[0] for event in explanation.events}
-    formats = {s.format for s in catalog.sources if s.name in sources} or {"cloudevents"}
-    source = next((s for s in catalog.sources if s.name in sources), None)
-    id_paths = [list(p) for p in source.fields.get("id", ())] if source is not None and source.fields.get("id") else [["id"]]
     billed = explanation.billed if explanation.billed is not None else explanation.usage_value
     return {
         "meter": meter.name,
         "unit": meter.unit,
         "aggregation": meter.aggregation,
-        "value_path": list(parse_jsonpath(meter.value)) if meter.value else [],
-        "format": formats.pop() if len(formats) == 1 else "mixed",
-        "id_paths": id_paths,
+        "value_path": list(meter.value_keys),
         "quantity": format(billed.normalize(), "f") if billed else "0",
         "events": len(explanation.events),
     }
+
+
+def _sources(catalog: Catalog, explanation: Explanation) -> dict[str, Source]:
+    """The landing sources of the catalog the meter definition came from (the current one when that
+    catalog was not recorded)."""
+    chosen = catalog
+    if explanation.catalog_document and explanation.catalog_hash != catalog.digest:
+        chosen = parse_catalog(json.loads(explanation.catalog_document))
+    return {source.name: source for source in chosen.sources}
+
+
+def locate(sources: dict[str, Source], meter: Meter, event: dict) -> dict:
+    """Where verify.py finds the event's id and value in its raw line: the format adapter's own
+    reading of the source's field mapping (ingest/formats), never a second copy of it here."""
+    landing_source = event["file"].split("/", 1)[0]
+    source = sources.get(landing_source)
+    if source is None:
+        return {"record": None, "id": None, "value": {"mapped": f"source {landing_source!r} is not in the catalog"}}
+    keys = () if meter.aggregation == "count" else meter.value_keys
+    return raw_locator(source, keys, event)
 
 
 def _readme(spec: dict, explanation: Explanation) -> str:
@@ -102,8 +116,10 @@ Catalog in force: `{explanation.catalog_hash}` ({explanation.catalog_note}), in 
 2. Each event of `events.ndjson` came from one of those lines; it is the first copy of its (source, id)
    in the hour (by file name, then line): later copies were dropped as duplicates and are listed in
    `explanation.json` under `duplicates`, with the copy that counted.
-3. The meter's value of an event is read from its record at `data` + `{".".join(spec["value_path"]) or "(none: count)"}`
-   (format `{spec["format"]}`); a JSON string is read as an exact decimal, never through a float.
+3. The meter's value of an event is `data` + `{".".join(spec["value_path"]) or "(none: count)"}` as the pipeline
+   mapped it; in the raw line it sits where the event's `locate` says (the record holding the
+   event's id, then the first present of the value paths the catalog maps for the line's format).
+   A JSON string is read as an exact decimal, never through a float.
 4. The quantity is {rule} over those events, for aggregation `{spec["aggregation"]}`.
 
 Run `python3 verify.py` (Python 3.9+, standard library only) in this folder: it does the above from the
@@ -129,9 +145,13 @@ def build_bundle(path: Path, landing: LandingZone, catalog: Catalog, explanation
     for (file, line), body in sorted(raw.items()):
         text = body.decode("utf-8")
         lines.append({"file": file, "line": line, "raw": text, "sha256": hashlib.sha256(body).hexdigest()})
-    spec = recompute_spec(catalog, explanation)
+    spec = recompute_spec(explanation)
     document = explanation.document()
-    events = [{k: e[k] for k in ("file", "line", "source", "id", "time", "value", "data")} for e in explanation.events]
+    sources = _sources(catalog, explanation)
+    events = [
+        {**{k: e[k] for k in ("file", "line", "source", "id", "time", "value", "data")}, "locate": locate(sources, explanation.meter, e)}
+        for e in explanation.events
+    ]
     members = {
         "README.md": _readme(spec, explanation).encode("utf-8"),
         "verify.py": VERIFY_SCRIPT.read_bytes(),

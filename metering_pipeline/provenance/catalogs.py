@@ -34,8 +34,11 @@ def record_catalog(client, catalog: Catalog) -> None:
 
 
 def catalog_at(client, digest: str) -> Catalog | None:
-    """The catalog recorded under `digest`, or None if it was never recorded (exports before this table)."""
-    ensure_catalog_versions(client)
+    """The catalog recorded under `digest`, or None if it was never recorded (exports before this table).
+
+    Only reads: explaining a record never creates a table."""
+    if not client.command("EXISTS TABLE {t:Identifier}", parameters={"t": CATALOG_VERSIONS}):
+        return None
     rows = client.query(
         f"SELECT document FROM `{CATALOG_VERSIONS}` FINAL WHERE digest = {{d:String}} LIMIT 1", parameters={"d": digest}
     ).result_rows

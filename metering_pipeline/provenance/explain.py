@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from metering_pipeline.catalog import Catalog, Meter
-from metering_pipeline.export.ledger import LEDGER
+from metering_pipeline.export.grain import QUARTER_HOUR
+from metering_pipeline.export.ledger import LEDGER, ledger_tables
 from metering_pipeline.export.records import rfc3339
 from metering_pipeline.provenance.catalogs import catalog_at
 from metering_pipeline.usage.aggregation import OVER_EVENTS, meter_events
@@ -119,17 +120,22 @@ def _exists(client, table: str) -> bool:
 
 def target_of_record(client, record_id: str) -> Target:
     """The key an export record id was issued for (any revision's id names the same key)."""
-    if not _exists(client, LEDGER):
-        raise ExplainError("nothing has been exported yet: there is no export ledger")
-    rows = client.query(
-        f"SELECT hour, tenant_id, billing_account_id, meter, dimensions FROM `{LEDGER}` FINAL "
-        "WHERE toString(record_id) = {id:String} LIMIT 1",
-        parameters={"id": record_id.strip().lower()},
-    ).result_rows
-    if not rows:
+    found = _record_key(client, LEDGER, record_id)
+    if found is None and (quarter := _record_key(client, ledger_tables(QUARTER_HOUR)[LEDGER], record_id)) is not None:
+        raise ExplainError(  # the quarter-hour grain (export/grain.py): its hour is what explain shows
+            f"record {record_id!r} is a quarter-hour record (export grain quarter_hour); explain works on the hour: metering-pipeline "
+            f"explain --tenant {json.dumps(quarter[1])} --meter {json.dumps(quarter[3])} --hour {quarter[0]:%Y-%m-%dT%H:00}"
+        )
+    if found is None:
         raise ExplainError(f"no exported record has id {record_id!r}")
-    hour, tenant, account, meter, dims = rows[0]
+    hour, tenant, account, meter, dims = found
     return Target(hour.replace(tzinfo=UTC), tenant, account, meter, tuple(sorted(dims.items())))
+
+
+def _record_key(client, ledger: str, record_id: str) -> tuple | None:
+    sql = f"SELECT hour, tenant_id, billing_account_id, meter, dimensions FROM `{ledger}` FINAL WHERE toString(record_id) = {{id:String}}"
+    rows = _exists(client, ledger) and client.query(sql + " LIMIT 1", parameters={"id": record_id.strip().lower()}).result_rows
+    return rows[0] if rows else None
 
 
 def target_of_key(client, tenant: str, meter: str, hour: datetime, dimensions: dict, account: str | None) -> Target:
@@ -252,14 +258,39 @@ def explain(client, catalog: Catalog, target: Target) -> Explanation:
     return result
 
 
+def _has_column(client, table: str, column: str) -> bool:
+    return bool(
+        client.command(
+            "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND name = {c:String}",
+            parameters={"t": table, "c": column},
+        )
+    )
+
+
 def _quarantined(client, target: Target) -> list[dict]:
-    """The hour's quarantined lines that name the tenant: a refused line may not parse, so the tenant is
-    looked for as a JSON string anywhere in the kept raw text (as written, or with \\u escapes)."""
+    """The hour's quarantined lines of the tenant, each with how it was found (`match`):
+
+    - `tenant`: the line's events resolved to the tenant (its own tenant field, or attribution for
+      Envoy, billing-client and Data API lines), as ingest recorded in `tenant_ids`;
+    - `mentions`: no tenant could be resolved for the line (not JSON, no attribution entry, a file
+      fault), and its kept raw text holds the tenant id as a JSON string (as written, or with \\u
+      escapes). A candidate, not proof: it is shown so a dispute sees every line that may be the
+      tenant's, marked so nobody bills on it.
+
+    A line resolved to another tenant is never listed, whatever its text mentions. On a table
+    ingested before `tenant_ids` existed every line is unresolved, so the text decides.
+    """
     needles = sorted({json.dumps(target.tenant_id, ensure_ascii=False), json.dumps(target.tenant_id)})
+    params = {"hour": target.hour.replace(tzinfo=None), "needles": needles, "tenant": target.tenant_id}
+    if _has_column(client, QUARANTINE, "tenant_ids"):
+        match = "if(has(tenant_ids, {tenant:String}), 'tenant', 'mentions')"
+        found = "(has(tenant_ids, {tenant:String}) OR (empty(tenant_ids) AND multiSearchAny(raw, {needles:Array(String)})))"
+    else:
+        match, found = "'mentions'", "multiSearchAny(raw, {needles:Array(String)})"
     rows = client.query(
-        f"SELECT landing_source, source_file, line_no, reason, detail FROM `{QUARANTINE}` "
-        f"WHERE {HOUR} AND multiSearchAny(raw, {{needles:Array(String)}}) ORDER BY source_file, line_no",
-        parameters={"hour": target.hour.replace(tzinfo=None), "needles": needles},
+        f"SELECT landing_source, source_file, line_no, reason, detail, {match} FROM `{QUARANTINE}` "
+        f"WHERE {HOUR} AND {found} ORDER BY source_file, line_no",
+        parameters=params,
     ).result_rows
-    names = ("landing_source", "file", "line", "reason", "detail")
+    names = ("landing_source", "file", "line", "reason", "detail", "match")
     return [dict(zip(names, row)) for row in rows]

@@ -5,11 +5,15 @@ Exit status 0 when every check holds, 1 otherwise; each failure is printed.
 
 Checks, in order:
 1. every raw line in `lines.ndjson` still has the SHA-256 recorded when the bundle was built;
-2. every event in `events.ndjson` is read again from its raw line (file, line): for the
-   `cloudevents` format the record with the event's id is found in the line (one event, or a
-   JSON batch) and the meter's value is read at `data` + the meter's JSONPath; for other formats
-   the value is read from the event's `data` as the pipeline mapped it (the raw line is then
-   covered by check 1 only). Each value must equal the value the pipeline counted;
+2. every event in `events.ndjson` is read again from its raw line, following the event's `locate`
+   (written by the pipeline from the catalog's field mapping of the line's format, so this script
+   knows no format): the line's JSON record that carries the event's id (`record`: the line;
+   `batch`, a CloudEvents batch element; `fluentd`, the line without fluentd's time and tag), then
+   the meter's value at the first present of the `value` paths (absent, null, blank or an unset
+   marker is no value: `absent` stands in when given; `divide` scales it). Each value must equal
+   the value the pipeline counted. A value the pipeline derives rather than reads (`mapped`, e.g.
+   an Envoy route, which is its attribution key), or one of a source the catalog no longer has, is
+   taken from the event's data and said so (a NOTE);
 3. no (source, id) counts twice;
 4. the meter's aggregation over the values recomputed from the raw lines (count: the events;
    sum, max, min: exact decimals; unique_count: distinct values) equals the billed quantity
@@ -18,6 +22,7 @@ Checks, in order:
 
 import hashlib
 import json
+import re
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +30,18 @@ from pathlib import Path
 
 def _read_ndjson(path: Path) -> list[dict]:
     return [json.loads(text) for text in path.read_text(encoding="utf-8").splitlines() if text.strip()]
+
+
+def _first_wins(pairs):
+    """A key written twice keeps its first value, as the pipeline's JSON functions read it."""
+    document = {}
+    for key, value in pairs:
+        document.setdefault(key, value)
+    return document
+
+
+def _parse(text: str):
+    return json.loads(text, parse_float=Decimal, object_pairs_hook=_first_wins)
 
 
 def _at(document, keys):
@@ -35,27 +52,44 @@ def _at(document, keys):
     return document
 
 
-def _first(document, paths):
+def _value_text(value):
+    """The value as the pipeline reads it: a string's content, any other JSON value's text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _first(document, paths, unset=()):
+    """The text of the first path holding a value: present, not null, not blank, not an unset marker."""
     for keys in paths:
-        found = _at(document, keys)
-        if found is not None and not (isinstance(found, str) and not found.strip()):
-            return found
+        text = _value_text(_at(document, keys))
+        if text is not None and text.strip() and text not in unset:
+            return text
     return None
 
 
-def _value_text(value):
-    """The value as the pipeline reads it: a string's content, any other JSON value's text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) if not isinstance(value, Decimal) else str(value)
+def _records(locate: dict, raw: str) -> list[tuple[object, str]]:
+    """(parsed record, its text) for each JSON record the raw line holds."""
+    text = re.sub(locate["prefix"], "", raw, count=1) if locate["record"] == "fluentd" else raw
+    parsed = _parse(text)
+    if locate["record"] == "batch" and isinstance(parsed, list):
+        return [(element, None) for element in parsed]
+    return [(parsed, text)]
 
 
-def _value(aggregation: str, raw_value):
+def _has_id(locate: dict, record, text, event_id: str) -> bool:
+    ident = locate["id"]
+    if "sha256" in ident:
+        return text is not None and ident["sha256"] + hashlib.sha256(text.encode("utf-8")).hexdigest() == event_id
+    found = _first(record, ident["paths"], ident.get("unset", ()))
+    return found is not None and any(found + suffix == event_id for suffix in ident.get("suffixes", [""]))
+
+
+def _number(aggregation: str, text):
     if aggregation == "count":
         return Decimal(1)
-    text = _value_text(raw_value)
     if text is None or aggregation == "unique_count":
         return text
     try:
@@ -64,21 +98,34 @@ def _value(aggregation: str, raw_value):
         return None
 
 
+def _mapped(spec: dict, event: dict, why: str):
+    """The value as the pipeline mapped it (its event data), for a value the raw line does not hold as such."""
+    text = _value_text(_at(json.loads(event["data"], parse_float=Decimal), spec["value_path"]))
+    return _number(spec["aggregation"], text), None, why
+
+
 def _from_line(spec: dict, raw: str, event: dict):
-    """The event's value read again from its raw line; (value, problem)."""
-    if spec["format"] != "cloudevents":
-        return _value(spec["aggregation"], _at(json.loads(event["data"], parse_float=Decimal), spec["value_path"] or [])), None
+    """The event's value read again from its raw line; (value, problem, note)."""
+    locate = event["locate"]
+    if locate["record"] is None:  # the line's source is not in the catalog: nothing says how to read it
+        return _mapped(spec, event, locate["value"]["mapped"])
     try:
-        parsed = json.loads(raw, parse_float=Decimal)
+        records = _records(locate, raw)
     except ValueError as exc:
-        return None, f"not JSON: {exc}"
-    records = parsed if isinstance(parsed, list) else [parsed]
-    matching = [r for r in records if isinstance(r, dict) and _value_text(_first(r, spec["id_paths"])) == event["id"]]
+        return None, f"is not JSON: {exc}", None
+    matching = [(r, t) for r, t in records if isinstance(r, dict) and _has_id(locate, r, t, event["id"])]
     if len(matching) != 1:
-        return None, f"holds {len(matching)} records with id {event['id']!r}"
-    if spec["aggregation"] == "count":
-        return Decimal(1), None
-    return _value(spec["aggregation"], _at(matching[0], ["data", *spec["value_path"]])), None
+        return None, f"holds {len(matching)} records with id {event['id']!r}", None
+    value = locate["value"]
+    if value is None:
+        return Decimal(1), None, None
+    if "mapped" in value:
+        return _mapped(spec, event, value["mapped"])
+    text = _first(matching[0][0], value["paths"], value.get("unset", ())) or value.get("absent")
+    number = _number(spec["aggregation"], text)
+    if value.get("divide") and isinstance(number, Decimal):
+        number = number / Decimal(value["divide"])
+    return number, None, None
 
 
 def _aggregate(aggregation: str, values: list):
@@ -93,11 +140,12 @@ def _aggregate(aggregation: str, values: list):
     return sum(values, Decimal(0))
 
 
-def verify(folder: Path) -> list[str]:
+def verify(folder: Path) -> tuple[list[str], list[str]]:
+    """(problems, notes)."""
     spec = json.loads((folder / "recompute.json").read_text(encoding="utf-8"))
     lines = {(item["file"], item["line"]): item for item in _read_ndjson(folder / "lines.ndjson")}
     events = _read_ndjson(folder / "events.ndjson")
-    problems = []
+    problems, notes = [], set()
     for (file, line), item in sorted(lines.items()):
         if hashlib.sha256(item["raw"].encode("utf-8")).hexdigest() != item["sha256"]:
             problems.append(f"{file}:{line}: the raw line does not match its recorded SHA-256")
@@ -112,10 +160,12 @@ def verify(folder: Path) -> list[str]:
         if item is None:
             problems.append(f"{where}: its raw line is missing from the bundle")
             continue
-        value, problem = _from_line(spec, item["raw"], event)
+        value, problem, note = _from_line(spec, item["raw"], event)
         if problem:
             problems.append(f"{where}: the raw line {problem}")
             continue
+        if note:
+            notes.add(f"taken from the pipeline's event data, not the raw line: {note}")
         counted = event["value"] if spec["aggregation"] == "unique_count" else Decimal(event["value"])
         if value is None or value != counted:
             problems.append(f"{where}: the raw line gives {value!s}, the pipeline counted {event['value']}")
@@ -124,13 +174,15 @@ def verify(folder: Path) -> list[str]:
     expected = Decimal(spec["quantity"])
     if recomputed != expected:
         problems.append(f"the raw lines give {recomputed.normalize():f}, the billed quantity is {expected.normalize():f}")
-    return problems
+    return problems, sorted(notes)
 
 
 def main(argv: list[str]) -> int:
     folder = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent
-    problems = verify(folder)
+    problems, notes = verify(folder)
     spec = json.loads((folder / "recompute.json").read_text(encoding="utf-8"))
+    for note in notes:
+        print(f"NOTE {note}")
     for problem in problems:
         print(f"FAIL {problem}")
     if problems:

@@ -70,7 +70,10 @@ class ClickHouseResource(dg.ConfigurableResource):
         return embedded_path(self.url) is not None
 
     @contextmanager
-    def get_client(self, purpose: str = "metering-pipeline"):
+    def get_client(self, purpose: str = "metering-pipeline", read_only: bool = False):
+        """A client on the pipeline's database. `read_only` (the reporting commands: usage, status,
+        explain, reconcile) neither creates the database nor changes a setting, so a server user
+        with `readonly = 1` (an analyst's or on-call's) can run them."""
         if not IDENTIFIER.fullmatch(self.database):
             raise ValueError(f"METERING_DATABASE must be a plain identifier, got {self.database!r}")
         if self.cluster and not IDENTIFIER.fullmatch(self.cluster):
@@ -78,19 +81,23 @@ class ClickHouseResource(dg.ConfigurableResource):
         path = embedded_path(self.url)
         if path is None:
             client = with_cluster(self._connect_server(), self.cluster)
-            yield from self._session(client)
+            yield from self._session(client, read_only)
             return
         with engine_lock(path, self.lock_timeout_seconds, purpose):
             client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-            yield from self._session(client)
+            yield from self._session(client, read_only)
 
-    def _session(self, client):
+    def _session(self, client, read_only: bool):
         try:
-            client.command(
-                f"CREATE DATABASE IF NOT EXISTS {{db:Identifier}}{on_cluster(cluster_of(client))}", parameters={"db": self.database}
-            )
+            exists = "SELECT count() FROM system.databases WHERE name = {db:String}"
+            if read_only and not client.command(exists, parameters={"db": self.database}):
+                raise ValueError(f"database {self.database} does not exist yet: run the pipeline for some hours first")
+            if not read_only:
+                client.command(
+                    f"CREATE DATABASE IF NOT EXISTS {{db:Identifier}}{on_cluster(cluster_of(client))}", parameters={"db": self.database}
+                )
+                client.set_client_setting("min_insert_block_size_bytes", str(INSERT_BLOCK_BYTES))
             client.database = self.database
-            client.set_client_setting("min_insert_block_size_bytes", str(INSERT_BLOCK_BYTES))
             yield client
         finally:
             client.close()

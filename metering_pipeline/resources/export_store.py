@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from metering_pipeline.export.chunks import Limits
+from metering_pipeline.export.grain import Grain, grain_named
 from metering_pipeline.export.retry import RetryPolicy, call_with_retries
 from metering_pipeline.resources.s3 import s3_client, split_s3_url
 
@@ -160,7 +161,7 @@ def _sweep_stale_temps(folder: Path) -> None:
 
 
 class ExportStore(dg.ConfigurableResource):
-    """The billing export destination (METERING_EXPORT_URL) and its object limits."""
+    """The billing export destination (METERING_EXPORT_URL), its object limits and its grain (METERING_EXPORT_GRAIN)."""
 
     url: str = Field(description="s3://bucket/prefix or a local directory")
     region: str | None = Field(default=None, description="AWS region of the bucket")
@@ -170,10 +171,16 @@ class ExportStore(dg.ConfigurableResource):
     retry_base_seconds: float = Field(default=0.25, ge=0, description="First backoff ceiling; doubles per retry")
     retry_max_seconds: float = Field(default=8.0, ge=0, description="Backoff ceiling")
     timeout_seconds: float = Field(default=30.0, gt=0, description="S3 connect and read timeout")
+    grain: str = Field(default="hour", description="`hour` (one record window per hour) or `quarter_hour` (15-minute windows)")
 
     @property
     def on_s3(self) -> bool:
         return self.url.startswith("s3://")
+
+    @property
+    def export_grain(self) -> Grain:
+        """The grain, checked: an unknown name fails the step before anything is read or written."""
+        return grain_named(self.grain)
 
     @property
     def limits(self) -> Limits:

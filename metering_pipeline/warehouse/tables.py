@@ -46,7 +46,8 @@ _COLUMNS = {
         detail String,
         raw String COMMENT 'The raw line, truncated to 64 KiB',
         raw_bytes UInt64 COMMENT 'Full length of the raw line',
-        loaded_at DateTime('UTC')
+        loaded_at DateTime('UTC'),
+        tenant_ids Array(String) DEFAULT [] COMMENT 'Tenants the line''s events resolved to (subject or attribution); empty when none was'
     """,
     USAGE_HOURLY: """
         hour DateTime('UTC'),
@@ -145,6 +146,32 @@ def table_ddl(table: str, name: str | None = None, cluster: str = "") -> str:
     return create_ddl(name or table, _COLUMNS[table], f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}", cluster)
 
 
+# Columns added after a table was first released: `ensure_tables` adds them to a table an older
+# version created (each is also the last of the table's _COLUMNS, where ADD COLUMN puts it, so
+# staging tables made from _COLUMNS have the same structure and REPLACE PARTITION accepts them).
+_ADDED = {QUARANTINE: ("tenant_ids",)}
+
+
+def _added_column(table: str, name: str) -> str:
+    return next(line.strip().rstrip(",") for line in _COLUMNS[table].splitlines() if line.strip().startswith(f"{name} "))
+
+
+def _add_missing_columns(client, table: str, cluster: str) -> None:
+    """Only a table that lacks one is altered: an ALTER ON CLUSTER goes through the DDL queue of every node."""
+    have = {
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}", parameters={"t": table}
+        ).result_rows
+    }
+    for name in _ADDED.get(table, ()):
+        if name not in have:
+            client.command(f"ALTER TABLE `{table}`{on_cluster(cluster)} ADD COLUMN IF NOT EXISTS {_added_column(table, name)}")
+
+
 def ensure_tables(client, *tables: str) -> None:
+    cluster = cluster_of(client)
     for table in tables or tuple(_COLUMNS):
-        client.command(table_ddl(table, cluster=cluster_of(client)))
+        client.command(table_ddl(table, cluster=cluster))
+        if table in _ADDED:
+            _add_missing_columns(client, table, cluster)

@@ -19,3 +19,10 @@ def format_mapping(source: Source, prefix: str) -> Mapping:
     except KeyError:
         raise ValueError(f"unknown input format {source.format!r}; known: {sorted(FORMATS)}") from None
     return module.mapping(source, prefix)
+
+
+def raw_locator(source: Source, keys: tuple[str, ...], event: dict) -> dict:
+    """Where an evidence bundle's verify script finds an event's id and a meter's value (`keys` into
+    `data`, empty for count) in the event's raw line, as the source's format maps it: a JSON-ready
+    dict that provenance/verify_bundle.py reads (`record`, `id`, `value`)."""
+    return FORMATS[source.format].locate(source, keys, event)

@@ -28,15 +28,18 @@ Every field is checked against the type the library writes for it: absent, null 
 `amounts`, or neither shape), which other rules quarantine, so each failure names its cause.
 """
 
+import json
+
 from metering_pipeline.catalog import Source
-from metering_pipeline.ingest.formats.fields import BLANK, Fields, blank_to_null
+from metering_pipeline.ingest.formats.fields import BLANK, Fields, blank_to_null, role_paths
 from metering_pipeline.ingest.formats.mapping import Mapping, json_integer, json_object, json_string
 from metering_pipeline.validate.rules import RFC3339, Rule, matches, not_null
 
 INT64 = r"^-?[0-9]{1,19}$"  # then toInt64OrNull: 19 digits beyond int64 are NULL
 # fluentd out_file's `<time>\t<tag>\t` (or either alone, with output_time / output_tag off);
 # a line that is plain JSON starts with `{` and is left as it is.
-FLUENTD_PREFIX = r"'^([^\t{\"]*\t){1,2}'"
+FLUENTD_PATTERN = '^([^\\t{"]*\\t){1,2}'  # RE2 and Python's re read it alike (verify.py strips it too)
+FLUENTD_PREFIX = "'" + FLUENTD_PATTERN.replace("\\", "\\\\") + "'"  # as a SQL string literal
 KINDS = ["String", "Number", "Object", "Array", "Bool"]  # every JSON type but null
 QUOTED_INTEGER = r"""'^"-?[0-9]+"$'"""
 
@@ -176,3 +179,23 @@ def mapping(source: Source, prefix: str) -> Mapping:
         records=f"[replaceRegexpOne(line, {FLUENTD_PREFIX}, '')]",
         records_when=f"match(line, {FLUENTD_PREFIX})",
     )
+
+
+def locate(source: Source, keys: tuple[str, ...], event: dict) -> dict:
+    """Where verify.py finds the event's id and a meter's value in the raw line (fluentd's prefix
+    stripped): an Event's amount is `amounts`' member named by the amount type, a record's is
+    `amount_value` (a line with both is quarantined, so the first present is the one); the id is
+    the line's unique_key, followed by ":<amount type>" for an Event."""
+    data = json.loads(event["data"])
+    amount_type = data.get("amount_type") or ""
+    ident = {"paths": role_paths(source, "unique_key"), "suffixes": ["", f":{amount_type}"]}
+    if not keys:
+        value = None
+    elif list(keys) == ["amount"]:
+        events = [[*path, amount_type] for path in role_paths(source, "amounts")[:1]]  # _from_line: the first path
+        value = {"paths": events + role_paths(source, "amount_value")}
+    elif list(keys) == ["instance_id"]:
+        value = {"paths": role_paths(source, "instance_id")}
+    else:
+        value = {"mapped": f"data member {keys[0]!r} is derived by the pipeline, not a field of the line"}
+    return {"record": "fluentd", "prefix": FLUENTD_PATTERN, "id": ident, "value": value}

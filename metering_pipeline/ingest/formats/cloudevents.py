@@ -29,7 +29,7 @@ mapping on 400k single-event lines.
 from dataclasses import replace
 
 from metering_pipeline.catalog import Source
-from metering_pipeline.ingest.formats.fields import BLANK, NULL_TEXT, Fields
+from metering_pipeline.ingest.formats.fields import BLANK, NULL_TEXT, Fields, role_paths
 from metering_pipeline.ingest.formats.mapping import Mapping
 from metering_pipeline.validate.rules import MAX_ID_LENGTH, RFC3339, Rule, matches, not_null
 
@@ -123,3 +123,10 @@ def mapping(source: Source, prefix: str) -> Mapping:
         records_when=BATCH,
         parse_detail=PARSE_DETAIL,
     )
+
+
+def locate(source: Source, keys: tuple[str, ...], event: dict) -> dict:
+    """Where verify.py finds the event's id and a meter's value in the raw line: the record (the line,
+    or the batch element) whose id role holds the event's id; the value at `data` + the meter's keys."""
+    ident = {"paths": role_paths(source, "id", (("id",),))}
+    return {"record": "batch", "id": ident, "value": {"paths": [["data", *keys]]} if keys else None}

@@ -27,7 +27,7 @@ can read a property this adapter does not derive.
 
 from metering_pipeline.catalog import Source
 from metering_pipeline.catalog.formats import FORMAT_SPECS
-from metering_pipeline.ingest.formats.fields import Fields
+from metering_pipeline.ingest.formats.fields import Fields, role_paths
 from metering_pipeline.ingest.formats.mapping import Mapping, json_string, record_json
 from metering_pipeline.validate.rules import Rule, matches, not_null
 
@@ -70,7 +70,21 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["time"] = "parseDateTime64BestEffortOrNull(f_timestamp, 6, 'UTC')"
     cols["attr_kind"] = fields.bind("kind", source.attribution_kind)
     cols["attr_key"] = "f_resource_id"
-    members = {"event_type": json_string("f_event_type"), "usage": "ifNull(toString(usage), 'null')"}
+    members = {"event_type": json_string("f_event_type"), "usage": "ifNull(toString(usage), 'null')"}  # see locate
     members.update({role: json_string(f"f_{role}") for role in DIMENSIONS})
     cols["data"] = record_json(members, fields.line.record)
     return Mapping(cols, fields.params, _rules(source), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)
+
+
+def locate(source: Source, keys: tuple[str, ...], event: dict) -> dict:
+    """Where verify.py finds the event's id and a meter's value (`keys` into `data`) in the raw line:
+    a derived member (`usage`, `event_type`, a dimension) is its role's path, anything else the
+    record's own member."""
+    derived = ("event_type", "usage", *DIMENSIONS)  # the members `mapping` derives, each from its role
+    if not keys:
+        value = None
+    elif len(keys) == 1 and keys[0] in derived:
+        value = {"paths": role_paths(source, keys[0])}
+    else:
+        value = {"paths": [list(keys)]}
+    return {"record": "line", "id": {"paths": role_paths(source, "id")}, "value": value}

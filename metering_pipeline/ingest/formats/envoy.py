@@ -32,11 +32,20 @@ there: the AI Gateway's documented formats have no `protocol` key at all, and `r
 """
 
 from metering_pipeline.catalog import Source
-from metering_pipeline.ingest.formats.fields import Fields
+from metering_pipeline.ingest.formats.fields import Fields, role_paths
 from metering_pipeline.ingest.formats.mapping import Mapping, json_integer, json_string, record_json
 from metering_pipeline.validate.rules import RFC3339, Rule, matches, not_null
 
 COUNT = r"^[0-9]{1,18}$"
+# `data` members derived from one role each (the rest of `data` is the record's own members):
+# the mapping builds them from these, and an evidence bundle's verify script reads the same
+# roles in the raw line (`locate`). Counts read unset as 0; duration_seconds is duration / 1000.
+STRING_MEMBERS = {"protocol": "protocol", "method": "method", "authority": "authority", "response_flags": "response_flags"}
+INTEGER_MEMBERS = {"response_code": "response_code"}
+COUNT_MEMBERS = {"bytes_sent": "bytes_sent", "bytes_received": "bytes_received", "duration_ms": "duration"}
+SECONDS_OF, SECONDS_DIVISOR = "duration_ms", 1000
+UNSET = ("-",)  # Envoy's first generation writes "-" for unset
+TCP_ID_PREFIX = "line-sha256:"  # a TCP line's id: this + the SHA-256 of the line
 # Route kinds by Envoy Gateway's naming, a signal of HTTP or TCP whatever the source's attribution key.
 ROUTE_KIND = "'^(httproute|grpcroute|tcproute|tlsroute|udproute)/'"
 HTTP_KINDS, TCP_KINDS = "('httproute', 'grpcroute')", "('tcproute', 'tlsroute', 'udproute')"
@@ -118,7 +127,7 @@ def _lookup_detail(roles: tuple[str, ...]) -> str:
 
 
 def mapping(source: Source, prefix: str) -> Mapping:
-    fields = Fields(source, prefix, unset=("-",))
+    fields = Fields(source, prefix, unset=UNSET)
     key = source.attribution_key
     cols = fields.role_columns()
     for rule in _type_rules(source):
@@ -142,7 +151,7 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["raw_type"] = "multiIf(traffic = 'tcp', 'tcp', traffic = 'unknown', NULL, 'http')"
     cols["type"] = fields.event_type("raw_type")
     cols["source"] = fields.bind("source", source.name)
-    cols["id"] = "if(raw_type = 'http', f_request_id, concat('line-sha256:', lower(hex(SHA256(raw)))))"
+    cols["id"] = f"if(raw_type = 'http', f_request_id, concat('{TCP_ID_PREFIX}', lower(hex(SHA256(raw)))))"
     cols["time"] = "parseDateTime64BestEffortOrNull(f_start_time, 6, 'UTC')"
     pattern = fields.bind("key_pattern", key.pattern)
     cols["attr_from"] = _first_match(key.roles, pattern, lambda v: v)
@@ -155,21 +164,36 @@ def mapping(source: Source, prefix: str) -> Mapping:
     cols["attr_key"] = f"nullIf(regexpExtract(ifNull(attr_from, ''), {pattern}, {{{prefix}_key_group:UInt16}}), '')"
     cols["attr_kind"] = f"if(attr_key IS NULL, NULL, nullIf({kind}, ''))"
     cols["attr_lookup"] = _lookup_detail(key.roles)
-    counts = {role: f"coalesce(f_{role}, '0')" for role in ("bytes_sent", "bytes_received", "duration")}
-    seconds = f"if(match({counts['duration']}, '{COUNT}'), toString(toDecimal128({counts['duration']}, 3) / 1000), 'null')"
-    cols["data"] = record_json(
-        {
-            "protocol": json_string("f_protocol"),
-            "method": json_string("f_method"),
-            "authority": json_string("f_authority"),
-            "route": json_string("if(attr_key IS NULL, NULL, concat(attr_kind, '/', attr_key))"),
-            "response_code": json_integer("f_response_code"),
-            "response_flags": json_string("f_response_flags"),
-            "bytes_sent": json_integer(counts["bytes_sent"]),
-            "bytes_received": json_integer(counts["bytes_received"]),
-            "duration_ms": json_integer(counts["duration"]),
-            "duration_seconds": seconds,
-        },
-        unset_members(fields.line.record),
-    )
+    counts = {member: f"coalesce(f_{role}, '0')" for member, role in COUNT_MEMBERS.items()}
+    duration = counts[SECONDS_OF]
+    derived = {member: json_string(f"f_{role}") for member, role in STRING_MEMBERS.items()}
+    derived["route"] = json_string("if(attr_key IS NULL, NULL, concat(attr_kind, '/', attr_key))")
+    derived["response_code"] = json_integer(f"f_{INTEGER_MEMBERS['response_code']}")
+    derived["response_flags"] = derived.pop("response_flags")  # the members' order in `data`, as before
+    derived.update({member: json_integer(expr) for member, expr in counts.items()})
+    derived["duration_seconds"] = f"if(match({duration}, '{COUNT}'), toString(toDecimal128({duration}, 3) / {SECONDS_DIVISOR}), 'null')"
+    cols["data"] = record_json(derived, unset_members(fields.line.record))
     return Mapping(cols, fields.params, _rules() + _type_rules(source), attributed=True, line=fields.line.columns, line_ok=fields.line.ok)
+
+
+def locate(source: Source, keys: tuple[str, ...], event: dict) -> dict:
+    """Where verify.py finds the event's id and a meter's value (`keys` into `data`) in the raw line."""
+    if event["id"].startswith(TCP_ID_PREFIX):
+        ident = {"sha256": TCP_ID_PREFIX}
+    else:
+        ident = {"paths": role_paths(source, "request_id"), "unset": list(UNSET)}
+    if not keys:
+        return {"record": "line", "id": ident, "value": None}
+    member = keys[0]
+    if len(keys) == 1 and member in {**STRING_MEMBERS, **INTEGER_MEMBERS}:
+        value = {"paths": role_paths(source, {**STRING_MEMBERS, **INTEGER_MEMBERS}[member]), "unset": list(UNSET)}
+    elif len(keys) == 1 and member in COUNT_MEMBERS:
+        value = {"paths": role_paths(source, COUNT_MEMBERS[member]), "unset": list(UNSET), "absent": "0"}
+    elif len(keys) == 1 and member == "duration_seconds":
+        role = COUNT_MEMBERS[SECONDS_OF]
+        value = {"paths": role_paths(source, role), "unset": list(UNSET), "absent": "0", "divide": str(SECONDS_DIVISOR)}
+    elif member == "route":
+        value = {"mapped": "the route is the attribution key the pipeline derived, not a field of the line"}
+    else:  # one of the record's own members, as written ("-" at the top level is unset)
+        value = {"paths": [list(keys)], "unset": list(UNSET) if len(keys) == 1 else []}
+    return {"record": "line", "id": ident, "value": value}

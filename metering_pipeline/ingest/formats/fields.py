@@ -104,3 +104,9 @@ class Fields:
                 branches.append(f"{raw_type} = {self.bind(f'k{n}', raw)}, {render(templates, n)}")
         chosen = f"multiIf({', '.join(branches + [fallback])})" if branches else fallback
         return f"if({raw_type} IS NULL, NULL, {chosen})"
+
+
+def role_paths(source: Source, role: str, default: tuple[tuple[str, ...], ...] = ()) -> list[list[str]]:
+    """The role's JSONPaths as key lists, in catalog order (the order `Fields.text` tries them):
+    where an evidence bundle's verify script looks for the role's value in the raw record."""
+    return [list(keys) for keys in source.fields.get(role, default)]

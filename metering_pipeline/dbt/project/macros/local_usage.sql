@@ -78,15 +78,7 @@ select
     {%- endif %}
     unioned.period_start as period_start,
     periods.period_end as period_end,
-    unioned.billing_account_id as billing_account_id,
-    cast(unioned.meter, 'LowCardinality(String)') as meter,
-    cast(unioned.event_type, 'LowCardinality(String)') as event_type,
-    cast(unioned.aggregation, 'LowCardinality(String)') as aggregation,
-    cast(unioned.unit, 'LowCardinality(String)') as unit,
-    unioned.dimensions as dimensions,
-    cast(unioned.value, 'Decimal(38, 9)') as value,
-    cast(unioned.event_count, 'UInt64') as event_count,
-    cast(unioned.bytes_ingested, 'UInt64') as bytes_ingested
+    {{ usage_columns('unioned') }}
 from unioned
 inner join periods
     on unioned.tenant_id = periods.tenant_id and unioned.period_start = periods.period_start

@@ -41,15 +41,7 @@ unioned as (
 select
     {{ period_column }},
     tenant_id,
-    billing_account_id,
-    cast(meter, 'LowCardinality(String)') as meter,
-    cast(event_type, 'LowCardinality(String)') as event_type,
-    cast(aggregation, 'LowCardinality(String)') as aggregation,
-    cast(unit, 'LowCardinality(String)') as unit,
-    dimensions,
-    cast(value, 'Decimal(38, 9)') as value,
-    cast(event_count, 'UInt64') as event_count,
-    cast(bytes_ingested, 'UInt64') as bytes_ingested
+    {{ usage_columns() }}
 from unioned
 {%- endmacro %}
 
@@ -71,4 +63,20 @@ from unioned
         sum(bytes) as bytes_ingested
     from {{ events }}
     group by {{ period_column }}, tenant_id, billing_account_id, meter, event_type, unit, dimensions
+{%- endmacro %}
+
+
+{#- The typed value columns every usage mart ends with, billing_account_id to bytes_ingested;
+    `relation` qualifies the source columns when the select joins (local_usage). -#}
+{% macro usage_columns(relation='') -%}
+    {%- set q = relation ~ '.' if relation else '' -%}
+    {{ q }}billing_account_id as billing_account_id,
+    cast({{ q }}meter, 'LowCardinality(String)') as meter,
+    cast({{ q }}event_type, 'LowCardinality(String)') as event_type,
+    cast({{ q }}aggregation, 'LowCardinality(String)') as aggregation,
+    cast({{ q }}unit, 'LowCardinality(String)') as unit,
+    {{ q }}dimensions as dimensions,
+    cast({{ q }}value, 'Decimal(38, 9)') as value,
+    cast({{ q }}event_count, 'UInt64') as event_count,
+    cast({{ q }}bytes_ingested, 'UInt64') as bytes_ingested
 {%- endmacro %}

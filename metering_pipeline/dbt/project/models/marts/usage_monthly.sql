@@ -125,13 +125,5 @@ unioned as (
 select
     month,
     tenant_id,
-    billing_account_id,
-    cast(meter, 'LowCardinality(String)') as meter,
-    cast(event_type, 'LowCardinality(String)') as event_type,
-    cast(aggregation, 'LowCardinality(String)') as aggregation,
-    cast(unit, 'LowCardinality(String)') as unit,
-    dimensions,
-    cast(value, 'Decimal(38, 9)') as value,
-    cast(event_count, 'UInt64') as event_count,
-    cast(bytes_ingested, 'UInt64') as bytes_ingested
+    {{ usage_columns() }}
 from unioned
