@@ -24,9 +24,34 @@ def test_a_failed_run_fails_the_hour():
 
 
 def test_summary_names_the_slowest_run_and_judges_the_fastest():
-    hour = {"events": 1_000_000, "ratio": 4.5, "floor_seconds": 1.0, "pipeline_runs": [4.5, 5.5, 4.8]}
+    hour = {"events": 1_000_000, "ratio": 2.5, "floor_seconds": 1.0, "pipeline_runs": [2.5, 3.5, 2.8]}
     row = next(line for line in targets([hour], None, None) if line.startswith("| 1M hour"))
-    assert "4.5x (fastest of 3 runs; the slowest 5.50x)" in row
+    assert "2.5x (fastest of 3 runs; the slowest 3.50x)" in row
     assert row.endswith("| met |")
-    hour["ratio"] = 5.2
+    hour["ratio"] = 3.2
     assert next(line for line in targets([hour], None, None) if line.startswith("| 1M")).endswith("**not met** |")
+    hour["ratio"] = 1.9
+    assert next(line for line in targets([hour], None, None) if line.startswith("| 1M")).endswith("| met (moonshot met) |")
+
+
+def _hour(events, ratio, peak, seconds=10.0, check=(), kind="local"):
+    stage = {"seconds": seconds / 2, "peak_rss": peak}
+    return {"events": events, "ratio": ratio, "landing_kind": kind, "pipeline_seconds": seconds, "check": list(check)} | {
+        "ingest": dict(stage),
+        "usage": dict(stage),
+    }
+
+
+def test_the_5m_and_20m_targets_judge_ratio_memory_and_counts():
+    gib = 2**30
+    rows = targets([_hour(5_000_000, 3.4, 1.4 * gib), _hour(20_000_000, 5.0, 1.9 * gib)], None, None)
+    assert next(r for r in rows if r.startswith("| 5M")).endswith("| 3.4x, 1.40 GiB | met |")
+    assert next(r for r in rows if r.startswith("| 20M")).endswith("| met |")
+    rows = targets([_hour(5_000_000, 3.6, 1.4 * gib), _hour(20_000_000, 5.0, 1.9 * gib, check=["usage: differs"])], None, None)
+    assert next(r for r in rows if r.startswith("| 5M")).endswith("**not met** |")
+    assert next(r for r in rows if r.startswith("| 20M")).endswith("**not met** |")  # wrong counts fail the hour
+
+
+def test_the_s3_row_has_its_own_ratio_and_no_target():
+    rows = targets([_hour(1_000_000, 5.3, 2**30, kind="S3")], None, None)
+    assert rows[2:] == ["| 1M from S3 (moto on loopback): its own ratio (no target) | 5.3x | counts = manifest |"]
