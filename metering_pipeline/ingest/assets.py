@@ -16,33 +16,25 @@ DROPPED_DUPLICATES = "dropped_duplicates"
 LANDED_FILES = "landed_files"
 
 
+# The step's four tables: (asset, description, which of the step's metadata keys it shows).
+TABLES = (
+    (ACCEPTED_EVENTS, "Validated, deduplicated usage events of the hour (table `events`).", lambda k: True),
+    (QUARANTINED_LINES, "Every rejected line of the hour with its reason (table `quarantine`).", lambda k: k.startswith("quarantined")),
+    (
+        DROPPED_DUPLICATES,
+        "Every dropped duplicate copy of the hour, with the copy that counted (table `duplicates`).",
+        lambda k: k.startswith("duplicate"),
+    ),
+    (
+        LANDED_FILES,
+        "The files the hour read: size, version and lines read (table `landed_files`).",
+        lambda k: k in ("files", "bytes_read", "lines_read"),
+    ),
+)
+
+
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ACCEPTED_EVENTS,
-            group_name="ingest",
-            kinds={"clickhouse"},
-            description="Validated, deduplicated usage events of the hour (table `events`).",
-        ),
-        dg.AssetSpec(
-            QUARANTINED_LINES,
-            group_name="ingest",
-            kinds={"clickhouse"},
-            description="Every rejected line of the hour with its reason (table `quarantine`).",
-        ),
-        dg.AssetSpec(
-            DROPPED_DUPLICATES,
-            group_name="ingest",
-            kinds={"clickhouse"},
-            description="Every dropped duplicate copy of the hour, with the copy that counted (table `duplicates`).",
-        ),
-        dg.AssetSpec(
-            LANDED_FILES,
-            group_name="ingest",
-            kinds={"clickhouse"},
-            description="The files the hour read: size, version and lines read (table `landed_files`).",
-        ),
-    ],
+    specs=[dg.AssetSpec(key, group_name="ingest", kinds={"clickhouse"}, description=text) for key, text, _ in TABLES],
     check_specs=check_specs(ACCEPTED_EVENTS),
     **ASSET_POLICY,
 )
@@ -70,17 +62,6 @@ def ingest(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, la
             )
             reports.append(report)
     metadata = events_metadata(reports)
-    yield dg.MaterializeResult(asset_key=ACCEPTED_EVENTS, metadata=metadata)
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINED_LINES,
-        metadata={k: v for k, v in metadata.items() if k.startswith("quarantined") or k == "partitions"},
-    )
-    yield dg.MaterializeResult(
-        asset_key=DROPPED_DUPLICATES,
-        metadata={k: v for k, v in metadata.items() if k.startswith("duplicate") or k == "partitions"},
-    )
-    yield dg.MaterializeResult(
-        asset_key=LANDED_FILES,
-        metadata={k: v for k, v in metadata.items() if k in ("partitions", "files", "bytes_read", "lines_read")},
-    )
+    for key, _, shown in TABLES:
+        yield dg.MaterializeResult(asset_key=key, metadata={k: v for k, v in metadata.items() if k == "partitions" or shown(k)})
     yield from check_results(ACCEPTED_EVENTS, reports)

@@ -26,21 +26,7 @@ placed_windows as (
 ),
 
 additive as (
-    select
-        placed_period as period_start,
-        tenant_id,
-        billing_account_id,
-        meter,
-        event_type,
-        aggregation,
-        unit,
-        dimensions,
-        {{ rollup_value() }} as value,
-        sum(event_count) as event_count,
-        sum(bytes_ingested) as bytes_ingested
-    from placed_windows
-    where aggregation != 'unique_count'
-    group by period_start, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions
+    {{ additive_rollup('period_start', 'placed_period', 'placed_windows') }}
 ),
 
 period_events as (

@@ -11,21 +11,7 @@ unique_meter_events as (
 ),
 
 rolled_up as (
-    select
-        {{ period_expr }} as {{ period_column }},
-        tenant_id,
-        billing_account_id,
-        meter,
-        event_type,
-        aggregation,
-        unit,
-        dimensions,
-        {{ rollup_value() }} as value,
-        sum(event_count) as event_count,
-        sum(bytes_ingested) as bytes_ingested
-    from hourly
-    where aggregation != 'unique_count'
-    group by {{ period_column }}, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions
+    {{ additive_rollup(period_column, period_expr, 'hourly') }}
 ),
 
 distinct_counts as (
@@ -43,6 +29,27 @@ select
     tenant_id,
     {{ usage_columns() }}
 from unioned
+{%- endmacro %}
+
+
+{#- The one roll-up of count/sum/max/min rows over a period (`rollup_value` by the meter's
+    aggregation); unique_count rows are left out, they are recounted (distinct_counts). -#}
+{% macro additive_rollup(period_column, period_expr, relation) -%}
+    select
+        {{ period_expr }} as {{ period_column }},
+        tenant_id,
+        billing_account_id,
+        meter,
+        event_type,
+        aggregation,
+        unit,
+        dimensions,
+        {{ rollup_value() }} as value,
+        sum(event_count) as event_count,
+        sum(bytes_ingested) as bytes_ingested
+    from {{ relation }}
+    where aggregation != 'unique_count'
+    group by {{ period_column }}, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions
 {%- endmacro %}
 
 

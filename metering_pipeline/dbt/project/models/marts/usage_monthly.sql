@@ -34,21 +34,7 @@ with daily as (
 ),
 
 additive as (
-    select
-        toStartOfMonth(day) as month,
-        tenant_id,
-        billing_account_id,
-        meter,
-        event_type,
-        aggregation,
-        unit,
-        dimensions,
-        {{ rollup_value() }} as value,
-        sum(event_count) as event_count,
-        sum(bytes_ingested) as bytes_ingested
-    from daily
-    where aggregation != 'unique_count'
-    group by month, tenant_id, billing_account_id, meter, event_type, aggregation, unit, dimensions
+    {{ additive_rollup('month', 'toStartOfMonth(day)', 'daily') }}
 ),
 
 {% if incremental %}
