@@ -39,28 +39,48 @@ class SourceFigures:
         }
 
 
+@dataclass(frozen=True)
+class FileAccepted:
+    source_file: str
+    lines: int  # distinct lines with at least one accepted event
+    events: int
+    by_type: dict[str, int]
+
+
+def accepted_by_file(client, events: str) -> list[FileAccepted]:
+    """One scan of the hour's accepted events, per file: its accepted lines, events, and events by type.
+    The hour's totals and the per-source figures are both summed from it. Lines are counted per file
+    (a set of line numbers per file, not one set of 128-bit hashes of (file, line): 5M 0.56 -> 0.18 s)."""
+    rows = client.query(
+        f"SELECT source_file, uniqExact(line_no), count(), sumMap([toString(type)], [toUInt64(1)]) FROM `{events}` GROUP BY source_file"
+    ).result_rows
+    return [FileAccepted(name, int(lines), int(n), dict(zip(types, map(int, counts)))) for name, lines, n, (types, counts) in rows]
+
+
 def _of(landed: str, per_file: str) -> str:
     """`per_file` (a query with a `source_file` column) with each file's landing source from `landed`.
     A file missing from `landed` keeps an empty source, so it breaks the per-source reconciliation visibly."""
     return f"SELECT l.landing_source AS landing_source, f.* FROM ({per_file}) AS f LEFT JOIN `{landed}` AS l USING (source_file)"
 
 
-def source_figures(client, events: str, quarantine: str, dropped: str, landed: str) -> dict[str, SourceFigures]:
-    """{landing source: figures} of the hour held in the staging tables `events`, `quarantine`,
-    `dropped` (`duplicates`) and `landed` (`landed_files`)."""
+def source_figures(
+    client, events: str, accepted: list[FileAccepted], quarantine: str, dropped: str, landed: str
+) -> dict[str, SourceFigures]:
+    """{landing source: figures} of the hour held in the staging tables `events` (and `accepted`, its
+    accepted_by_file), `quarantine`, `dropped` (`duplicates`) and `landed` (`landed_files`)."""
     found: dict[str, SourceFigures] = {}
 
     def at(source: str) -> SourceFigures:
         return found.setdefault(source, SourceFigures())
 
-    for source, lines in client.query(f"SELECT landing_source, sum(lines_read) FROM `{landed}` GROUP BY landing_source").result_rows:
-        at(source).lines_read = int(lines)
-    accepted = _of(landed, f"SELECT source_file, uniqExact(line_no) AS lines FROM `{events}` GROUP BY source_file")
-    for source, lines in client.query(f"SELECT landing_source, sum(lines) FROM ({accepted}) GROUP BY landing_source").result_rows:
-        at(source).accepted = int(lines)
-    typed = _of(landed, f"SELECT source_file, type, count() AS n FROM `{events}` GROUP BY source_file, type")
-    for source, kind, n in client.query(f"SELECT landing_source, type, sum(n) FROM ({typed}) GROUP BY landing_source, type").result_rows:
-        at(source).events[kind] = int(n)
+    landing_source = {}
+    for name, source, lines in client.query(f"SELECT source_file, landing_source, lines_read FROM `{landed}`").result_rows:
+        landing_source[name] = source
+        at(source).lines_read += int(lines)
+    for f in accepted:
+        figures = at(landing_source.get(f.source_file, ""))
+        figures.accepted += f.lines
+        figures.events.update(f.by_type)
     # A duplicate line: a dropped copy on record and no accepted event (as duplicates.duplicate_lines_on_record counts the hour).
     duplicate_lines = (
         f"SELECT source_file, count() AS lines FROM (SELECT DISTINCT source_file, line_no FROM `{dropped}` "
