@@ -13,6 +13,8 @@ from metering_pipeline.export.grain import HOUR as HOUR_GRAIN
 from metering_pipeline.export.grain import QUARTER_HOUR
 from metering_pipeline.export.ledger import LEDGER, ensure_ledger, ledger_tables
 from metering_pipeline.export.records import build_record, object_id, record_id, window_extent, window_of
+from metering_pipeline.observability.assets import exported_revisions
+from metering_pipeline.observability.run_log import ObservedStep
 from metering_pipeline.provenance.explain import ExplainError, target_of_record
 from metering_pipeline.resources.export_store import ExportStore
 from metering_pipeline.warehouse.staging import staging, swap_partition
@@ -186,3 +188,15 @@ def test_explain_names_a_quarter_hour_record_and_points_to_its_hour(clickhouse, 
         with pytest.raises(ExplainError, match="no exported record has id"):
             target_of_record(client, "00000000-0000-0000-0000-000000000000")
     assert '--tenant "acme"' in str(raised.value) and "--hour 2026-11-22T10:00" in str(raised.value)
+
+
+def test_the_observer_reads_the_revisions_of_the_grain_the_export_ran_at(clickhouse, export_store):
+    """pipeline_runs reads back what billing_export committed from that grain's ledger (no hourly ledger exists here)."""
+    set_quarter_usage(clickhouse, {0: [usage("acme", value="5", events=5)], 30: [usage("acme", value="3", events=3)]})
+    run_export(clickhouse, quarter(export_store))
+    metadata = {"grain": "quarter_hour", "new_revisions": {"2026-11-22-10:00": 0}}
+    step = ObservedStep("billing_export", "billing_export", {"2026-11-22-10:00"}, metadata)
+    with clickhouse.get_client() as client:
+        [revision] = exported_revisions(client, step)
+    assert revision.revision == 0 and revision.records == 2
+    assert list(revision.quantities.values()) == [Decimal("8")]

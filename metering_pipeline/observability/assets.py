@@ -16,7 +16,8 @@ import dagster as dg
 
 from metering_pipeline.alerts.tables import USAGE_ALERTS
 from metering_pipeline.export.assets import BILLING_EXPORT
-from metering_pipeline.export.ledger import LEDGER
+from metering_pipeline.export.grain import HOUR, grain_named
+from metering_pipeline.export.ledger import LEDGER, ledger_tables
 from metering_pipeline.ingest.assets import ACCEPTED_EVENTS
 from metering_pipeline.observability import metrics
 from metering_pipeline.observability.history import PIPELINE_RUNS, StepRecord, current_samples, record_steps
@@ -35,11 +36,12 @@ def _window(step: ObservedStep) -> dict:
     return {"first": hours[0].replace(tzinfo=None), "last": hours[-1].replace(tzinfo=None)}
 
 
-def _exported_revisions(client, step: ObservedStep) -> list[metrics.ExportedRevision]:
+def exported_revisions(client, step: ObservedStep) -> list[metrics.ExportedRevision]:
     found = []
+    ledger = ledger_tables(grain_named(step.metadata.get("grain") or HOUR.name))[LEDGER]  # the grain the step exported at
     for partition, revision in sorted((step.metadata.get("new_revisions") or {}).items()):
         rows = client.query(
-            f"SELECT meter, unit, count(), sum(quantity) FROM `{LEDGER}` "
+            f"SELECT meter, unit, count(), sum(quantity) FROM `{ledger}` "
             "WHERE hour = {hour:DateTime('UTC')} AND revision = {revision:UInt32} GROUP BY meter, unit",
             parameters={"hour": hour_start(partition).replace(tzinfo=None), "revision": int(revision)},
         ).result_rows
@@ -73,7 +75,7 @@ def step_samples(client, step: ObservedStep) -> list[metrics.Sample]:
     if step.asset == USAGE_HOURLY:
         return metrics.usage_samples(step.metadata)
     if step.asset == BILLING_EXPORT:
-        return metrics.export_samples(step.metadata, _exported_revisions(client, step))
+        return metrics.export_samples(step.metadata, exported_revisions(client, step))
     return metrics.alert_samples(step.metadata, _fired_by_threshold(client, step))
 
 
