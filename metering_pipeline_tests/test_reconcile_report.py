@@ -7,29 +7,11 @@ import dagster as dg
 import pytest
 
 from metering_pipeline.cli import main
-from metering_pipeline.export.assets import billing_export
-from metering_pipeline.ingest.assets import ingest
 from metering_pipeline.resources import CatalogResource
-from metering_pipeline.resources.export_store import ExportStore
-from metering_pipeline.usage.assets import usage_hourly
 from metering_pipeline_tests.support.events import land, line, query
+from metering_pipeline_tests.support.provenance import run_all
 
 H10, H11 = "events/2026/11/22/10", "events/2026/11/22/11"
-
-
-def run(clickhouse, landing, tmp_path, keys) -> None:
-    for key in keys:
-        result = dg.materialize(
-            [ingest, usage_hourly, billing_export],
-            partition_key=key,
-            resources={
-                "clickhouse": clickhouse,
-                "landing": landing,
-                "catalog": CatalogResource(),
-                "export_store": ExportStore(url=str(tmp_path / "export")),
-            },
-        )
-        assert result.success
 
 
 @pytest.fixture
@@ -38,7 +20,8 @@ def two_hours(clickhouse, landing, landing_dir, tmp_path, monkeypatch):
     land(landing_dir, "a.ndjson", [line("e1"), line("e2"), "", line("e1"), "not json", bad_value], hour_dir=H10)
     land(landing_dir, "b.ndjson.gz", [line("e3"), line("e2", subject="other"), line("e4")], hour_dir=H10)
     land(landing_dir, "a.ndjson", [line("x1", time="2026-11-22T11:10:00Z")], hour_dir=H11)
-    run(clickhouse, landing, tmp_path, ["2026-11-22-10:00", "2026-11-22-11:00"])
+    for key in ("2026-11-22-10:00", "2026-11-22-11:00"):
+        run_all(clickhouse, landing, tmp_path, key=key)
     monkeypatch.setenv("METERING_CLICKHOUSE_URL", clickhouse.url)
     monkeypatch.setenv("METERING_DATABASE", clickhouse.database)
     return clickhouse, landing_dir
