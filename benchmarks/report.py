@@ -171,7 +171,8 @@ def write_results(
     out += summary_table(hours)
     out += [
         "",
-        "Each stage runs in a fresh process on the same files; wall time excludes process start, imports, opening chDB "
+        "Each stage runs in a fresh process on the same files; wall time excludes process start, imports (pandas included, "
+        "which loading the Dagster definitions imports), opening chDB "
         "and the great-expectations import (shown below), which a Dagster run pays once for all its hours. "
         "*Pipeline* = ingest + validate (`ingest_hour`) + usage (what the usage_hourly step does: `build_usage_hour` with its "
         "quarter-hour windows, the `event_counts_match` and `quarter_hours_match_hour` checks, and tenant_periods), "
