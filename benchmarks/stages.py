@@ -271,6 +271,7 @@ def stage_usage(spec) -> dict:
     # imports it, through dagster-dbt); clickhouse-connect's first row insert (tenant_periods)
     # would otherwise pay that import (1.2-2.2 s) inside the measured step.
     import pandas  # noqa: F401
+
     import metering_pipeline.usage.hour as usage_hour
     from metering_pipeline.calendars.store import build_period_hours
     from metering_pipeline.usage.integrity import count_mismatches, window_mismatches

@@ -131,6 +131,11 @@ _SORT_KEYS = {
 }
 
 
+def columns(table: str) -> str:
+    """The column definitions of one of the pipeline's tables, for a work table built on them."""
+    return _COLUMNS[table].strip()
+
+
 def create_ddl(name: str, columns: str, engine: str, cluster: str = "") -> str:
     """The one shape of every CREATE TABLE the pipeline runs; each table's owner keeps its columns and engine.
     On a cluster (warehouse/topology.py) the table is created on every node, replicated."""
