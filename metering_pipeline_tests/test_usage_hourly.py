@@ -102,3 +102,35 @@ def test_aggregations_unique_max_min(clickhouse, landing, landing_dir, tmp_path)
         ("acme", (("region", "us"),)): Decimal(1),
         ("acme", (("region", ""),)): Decimal(1),
     }
+
+
+def test_each_grain_gets_its_own_rows_from_the_same_events(clickhouse, landing, landing_dir, tmp_path):
+    """usage_hourly holds one row per group and usage_quarter_hourly one per group and window, each
+    aggregated over its own events: a user seen in two windows is one user of the hour."""
+    catalog = {
+        "sources": [{"name": "events", "format": "cloudevents"}],
+        "meters": [
+            {"name": "users", "event_type": "api.call", "aggregation": "unique_count", "value": "$.user", "unit": "users"},
+            {"name": "peak", "event_type": "api.call", "aggregation": "max", "value": "$.load", "unit": "x"},
+        ],
+    }
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    calls = [("10:05", "u1", 1), ("10:20", "u1", 5), ("10:29", "u2", 2), ("10:50", "u3", 3)]
+    lines = [line(f"c{i}", type="api.call", time=f"2026-11-22T{at}:00Z", data={"user": u, "load": v}) for i, (at, u, v) in enumerate(calls)]
+    land(landing_dir, "a.ndjson", lines)
+    run_hour(clickhouse, landing, CatalogResource(path=str(path)))
+    hourly = query(clickhouse, "SELECT meter, toString(value), event_count FROM usage_hourly ORDER BY meter")
+    assert hourly == [("peak", "5", 4), ("users", "3", 4)]
+    windows = query(
+        clickhouse,
+        "SELECT meter, toMinute(window_start), toString(value), event_count FROM usage_quarter_hourly ORDER BY meter, window_start",
+    )
+    assert windows == [
+        ("peak", 0, "1", 1),
+        ("peak", 15, "5", 2),
+        ("peak", 45, "3", 1),
+        ("users", 0, "1", 1),
+        ("users", 15, "2", 2),
+        ("users", 45, "1", 1),
+    ]
