@@ -24,7 +24,7 @@ from metering_pipeline.ingest.engine import EngineRead
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.warehouse.staging import swap_partition
 from metering_pipeline.warehouse.tables import ensure_tables
-from metering_pipeline.warehouse.topology import with_cluster
+from metering_pipeline.warehouse.topology import release_memory, with_cluster
 
 HOUR = datetime(2026, 11, 22, 10)
 
@@ -62,9 +62,15 @@ def _emit(cluster: str) -> Recorder:
 
 
 @pytest.fixture(scope="module")
-def parser(tmp_path_factory):
+def embedded(tmp_path_factory):
+    """One chDB engine for the module (a process opens one chDB directory at a time)."""
     with ClickHouseResource(url=f"chdb://{tmp_path_factory.mktemp('parser') / 'ch'}").get_client() as client:
-        yield lambda sql: client.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
+        yield client
+
+
+@pytest.fixture(scope="module")
+def parser(embedded):
+    return lambda sql: embedded.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
 
 
 def test_cluster_mode_creates_replicated_tables_on_the_cluster_and_syncs_before_each_swap(parser):
@@ -91,6 +97,16 @@ def test_one_engine_sends_none_of_the_cluster_statements():
     client = _emit("")
     assert not [s for s in client.sent if "ON CLUSTER" in s or "Replicated" in s or s.startswith("SYSTEM")]
     assert client.settings == [{}, {}]
+
+
+def test_only_the_embedded_engine_is_asked_to_release_its_memory(embedded, monkeypatch):
+    server = Recorder()
+    release_memory(server)
+    assert server.sent == []
+    sent, original = [], embedded.command
+    monkeypatch.setattr(embedded, "command", lambda sql, **kwargs: (sent.append(sql), original(sql, **kwargs))[1])
+    release_memory(embedded)  # runs on the real engine: ClickHouse accepts the statement
+    assert sent == ["SYSTEM JEMALLOC PURGE"]
 
 
 def test_the_cluster_reads_the_landing_zone_with_s3cluster_and_a_named_collection(parser):

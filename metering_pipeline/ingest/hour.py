@@ -43,6 +43,7 @@ from metering_pipeline.validate.prescreen import check_guard, suspects_sql
 from metering_pipeline.validate.rules import rules_for
 from metering_pipeline.warehouse.staging import staging, swap_partition
 from metering_pipeline.warehouse.tables import DUPLICATES, EVENTS, LANDED_FILES, QUARANTINE, ensure_tables
+from metering_pipeline.warehouse.topology import release_memory
 
 # The accepted events are kept, so they are written in blocks of up to 64 MiB rather than the
 # session's 32 MiB: the 1M hour lands as three parts instead of six, which the engine otherwise
@@ -185,6 +186,7 @@ def _map_sources(client, area, catalog: Catalog, present, relation, verdicts: st
         report.rules.extend(RuleOutcome(o.rule, rows, o.failed) for o in outcomes)
         if len(found):
             client.insert_arrow(verdicts, pa.Table.from_pandas(found, preserve_index=False))
+        release_memory(client)
         done.append((source, mapping, mapped))
     return done
 
@@ -224,6 +226,7 @@ def ingest_hour(
         if reader != "python":
             read = engine_read(landing, landed, hour, reader, cluster, collection, max_line)
             census(client, read, limits.get("max_decompressed", MAX_DECOMPRESSED_BYTES))
+            release_memory(client)
             report.engine_files, report.fallback = len(read.engine_files), dict(read.fallback)
         loaded = load_files(client, landing, landed, lines, only=None if read is None else set(read.fallback), **limits)
         report.files, report.bytes_read = len(loaded.files), loaded.stored_bytes
@@ -244,10 +247,13 @@ def ingest_hour(
             )
             client.command(keys_sql)
             client.command(dropped_sql, parameters={**params, **dropped_params})
+            release_memory(client)
             client.command(accepted_sql, parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
+            release_memory(client)
             report.dropped = count_dropped(client, dropped)
             sql, names = _quarantine_sql(done, relation, verdicts, quarantine, max_line)
             client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
+            release_memory(client)
             valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
             _insert_early(client, quarantine, loaded.early, hour, loaded_at)

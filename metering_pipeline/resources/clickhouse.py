@@ -18,7 +18,7 @@ from urllib3.util import Timeout
 
 from metering_pipeline.engine_lock import engine_lock
 from metering_pipeline.warehouse.tables import IDENTIFIER
-from metering_pipeline.warehouse.topology import cluster_of, on_cluster, with_cluster
+from metering_pipeline.warehouse.topology import cluster_of, in_process, on_cluster, with_cluster
 
 CONNECT_ATTEMPTS = 4
 # An hour streams through INSERT ... SELECT in blocks of this size instead of the default
@@ -84,7 +84,7 @@ class ClickHouseResource(dg.ConfigurableResource):
             yield from self._session(client, read_only)
             return
         with engine_lock(path, self.lock_timeout_seconds, purpose):
-            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+            client = in_process(clickhouse_connect.get_client(dsn=f"chdb://{path}"))
             yield from self._session(client, read_only)
 
     def _session(self, client, read_only: bool):
