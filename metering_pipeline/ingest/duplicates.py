@@ -37,6 +37,11 @@ COLUMNS = (
 DROPPED_KEYS = "source String, id String, row UInt64, sub UInt32, kept_row UInt64, kept_sub UInt32"
 
 
+# Grouping every key of the hour by its hash is the hour's largest hash table (+1.1 GiB at 20M
+# events); past this size the engine spills it to disk in sorted runs and merges them.
+KEYS_SETTINGS = {"max_bytes_before_external_group_by": 256 << 20}
+
+
 def _union(branches: list[str], columns: str, condition: str = "") -> str:
     """`columns` of every branch (`FROM <mapped> WHERE <valid>`), each narrowed by `condition`."""
     extra = f" AND {condition}" if condition else ""
@@ -121,14 +126,15 @@ def count_dropped(client, staged: str) -> DuplicateCounts:
 
 def duplicate_lines_on_record(client, hour: datetime) -> int:
     """The hour's duplicate lines as the tables hold them: lines with a dropped copy in `duplicates`
-    and no accepted event in `events` (a line with one new event is accepted, not a duplicate)."""
+    and no accepted event in `events` (a line with one new event is accepted, not a duplicate).
+
+    Counted as the lines in `duplicates` less those of them that `events` also holds: the set
+    looked up is built from `duplicates` (a few per cent of the hour), and `events` is only
+    streamed past it. Built from `events`, the set held the whole hour (1.4 GiB at 20M events)."""
     at = "hour = {hour:DateTime('UTC')}"
+    lines = f"SELECT source_file, line_no FROM `{DUPLICATES}` WHERE {at}"
     sql = f"""
-        SELECT uniqExact(source_file, line_no) FROM `{DUPLICATES}` WHERE {at}
-        AND (source_file, line_no) NOT IN (
-            SELECT source_file, line_no FROM `{EVENTS}` WHERE {at}
-            AND source_file IN (SELECT source_file FROM `{DUPLICATES}` WHERE {at})
-            AND line_no IN (SELECT line_no FROM `{DUPLICATES}` WHERE {at})
-        )
+        SELECT (SELECT uniqExact(source_file, line_no) FROM `{DUPLICATES}` WHERE {at})
+             - (SELECT uniqExact(source_file, line_no) FROM `{EVENTS}` WHERE {at} AND (source_file, line_no) IN ({lines}))
     """
     return int(client.command(sql, parameters={"hour": hour.replace(tzinfo=None)}))

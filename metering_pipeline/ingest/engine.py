@@ -104,10 +104,13 @@ class EngineRead:
         keep = f"NOT {BLANK.format(line=line)}"
         keep = f"(length(line) > {{{prefix}max:UInt64}} OR {keep})" if rejected else f"length(line) <= {{{prefix}max:UInt64}} AND {keep}"
         at = f"indexOf({{{prefix}paths:Array(String)}}, _path)"
+        # _row_number is Nullable(Int64) on chDB 4.4 though never NULL for a line read; a Nullable
+        # `row` would make every work table carry a null map and refuse groupBitmap's bitmaps.
+        number = "(assumeNotNull(_row_number) + 1)"
         sql = (
-            f"SELECT bitOr(bitShiftLeft(toUInt64({{{prefix}index:Array(UInt32)}}[{at}]), 32), toUInt64(_row_number + 1)) AS row, "
+            f"SELECT bitOr(bitShiftLeft(toUInt64({{{prefix}index:Array(UInt32)}}[{at}]), 32), toUInt64({number})) AS row, "
             f"{{{prefix}source:String}} AS landing_source, {{{prefix}names:Array(String)}}[{at}] AS source_file, "
-            f"toUInt32(_row_number + 1) AS line_no, line AS raw "
+            f"toUInt32({number}) AS line_no, line AS raw "
             f"FROM {self.table_function(prefix + 'glob')} WHERE _path IN {{{prefix}paths:Array(String)}} AND {keep}"
         )
         return sql, self.params(source, prefix)

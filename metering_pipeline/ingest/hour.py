@@ -24,6 +24,7 @@ from metering_pipeline.catalog.lifecycle import enforce_published
 from metering_pipeline.ingest.accounting import SourceFigures, accepted_by_file, source_figures
 from metering_pipeline.ingest.duplicates import (
     DROPPED_KEYS,
+    KEYS_SETTINGS,
     DuplicateCounts,
     count_dropped,
     dropped_insert_sql,
@@ -94,6 +95,13 @@ def _not_judged(mapped: str, verdicts: str) -> str:
     return f"FROM `{mapped}` WHERE row NOT IN (SELECT row FROM `{verdicts}`)"
 
 
+def _lines_of(mapped: str) -> str:
+    """The lines that left a row in `mapped`, as one compressed bitmap of `row`s. A line's `row` is
+    its file's index and its line number, so the bitmap is a few dense runs per file: a few MiB
+    for the 20M hour, where a hash set of the rows (NOT IN) held more than a GiB."""
+    return f"(SELECT groupBitmapState(row) FROM `{mapped}`)"
+
+
 def _accepted_sql(catalog: Catalog, mapped: list[str], verdicts: str, events: str, keys: str, dropped: str) -> tuple[str, tuple, str]:
     """The dedup step (its rule is in ingest/duplicates.py): the INSERT naming the dropped copies in
     `keys`, the INSERT recording them in `dropped` (a staging `duplicates`), and the INSERT of the
@@ -156,7 +164,7 @@ def _quarantine_sql(sources: list, relation, verdicts: str, quarantine: str, max
             f"if({oversized}, {oversized_detail('l.raw')}, {detail}), {raw_head('raw')}, length(raw), "
             f"{{loaded_at:DateTime('UTC')}}, if({oversized} OR t.row IS NULL, [], t.tenants) "
             f"FROM {lines} AS l LEFT ANY JOIN `{verdicts}` AS v ON l.row = v.row {join}"
-            f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR l.row NOT IN (SELECT row FROM `{mapped}`))"
+            f"WHERE landing_source = {{q{i}:String}} AND (isNotNull(v.row) OR NOT bitmapContains({_lines_of(mapped)}, l.row))"
         )
         params[f"q{i}"] = source.name
     sql = (
@@ -245,7 +253,7 @@ def ingest_hour(
             keys_sql, (dropped_sql, dropped_params), accepted_sql = _accepted_sql(
                 catalog, [m for _, _, m in done], verdicts, events, keys, dropped
             )
-            client.command(keys_sql)
+            client.command(keys_sql, settings=KEYS_SETTINGS)
             client.command(dropped_sql, parameters={**params, **dropped_params})
             release_memory(client)
             client.command(accepted_sql, parameters=params, settings={"min_insert_block_size_bytes": EVENTS_PART_BYTES})
@@ -254,7 +262,8 @@ def ingest_hour(
             sql, names = _quarantine_sql(done, relation, verdicts, quarantine, max_line)
             client.command(sql, parameters={**params, **names}, settings={"join_use_nulls": 1})
             release_memory(client)
-            valid = sum(client.command(f"SELECT uniqExact(row) {_not_judged(m, verdicts)}") for _, _, m in done)
+            # distinct lines without a verdict, counted in a bitmap of rows (see _lines_of)
+            valid = sum(client.command(f"SELECT groupBitmap(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
             _insert_early(client, quarantine, loaded.early, hour, loaded_at)
         accepted = accepted_by_file(client, events)
