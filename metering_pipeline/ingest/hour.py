@@ -36,8 +36,8 @@ from metering_pipeline.ingest.engine import census, engine_read, ensure_unchange
 from metering_pipeline.ingest.formats import format_mapping
 from metering_pipeline.ingest.formats.canonical import frame, mapped_sql, present_types, stage_mapped
 from metering_pipeline.ingest.landed import record_landed
-from metering_pipeline.ingest.load import LINES_COLUMNS, load_files
-from metering_pipeline.ingest.reader import KEEP_RAW_BYTES, MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES
+from metering_pipeline.ingest.load import LINES_COLUMNS, insert_early, load_files
+from metering_pipeline.ingest.reader import MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES
 from metering_pipeline.resources.landing import LandingZone, landing_digest
 from metering_pipeline.validate.gx_runner import RuleOutcome, validate_frame
 from metering_pipeline.validate.prescreen import check_guard, suspects_sql
@@ -265,7 +265,7 @@ def ingest_hour(
             # distinct lines without a verdict, counted in a bitmap of rows (see _lines_of)
             valid = sum(client.command(f"SELECT groupBitmap(row) {_not_judged(m, verdicts)}") for _, _, m in done)
         if loaded.early:
-            _insert_early(client, quarantine, loaded.early, hour, loaded_at)
+            insert_early(client, quarantine, loaded.early, hour, loaded_at)
         accepted = accepted_by_file(client, events)
         accepted_lines, report.events = sum(f.lines for f in accepted), sum(f.events for f in accepted)
         report.tenants = client.command(f"SELECT uniqExact(tenant_id) FROM `{events}`")
@@ -282,24 +282,3 @@ def ingest_hour(
         report.duplicates_on_record = duplicate_lines_on_record(client, hour)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _insert_early(client, quarantine: str, early, hour: datetime, loaded_at: datetime) -> None:
-    client.insert(
-        quarantine,
-        [
-            [
-                hour.replace(tzinfo=None),
-                e.landing_source,
-                e.source_file,
-                e.line_no,
-                e.reason,
-                e.detail,
-                e.raw[:KEEP_RAW_BYTES],
-                e.raw_bytes,
-                loaded_at,
-            ]
-            for e in early
-        ],
-        column_names=["hour", "landing_source", "source_file", "line_no", "reason", "detail", "raw", "raw_bytes", "loaded_at"],
-    )

@@ -11,12 +11,13 @@ by (file name, line). Blank lines (nothing, or only RE2 `\\s` = [\t\n\f\r ] byte
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 
 from metering_pipeline.ingest.prefetch import prefetch
-from metering_pipeline.ingest.reader import Chunk, FileFault, Oversized, iter_file
+from metering_pipeline.ingest.reader import KEEP_RAW_BYTES, Chunk, FileFault, Oversized, iter_file
 from metering_pipeline.resources.landing import FileVanished, LandingFile, LandingZone, describe_open_error
 
 LINES_COLUMNS = (
@@ -48,6 +49,28 @@ class LoadReport:
     files: list[LandingFile] = field(default_factory=list)
     early: list[EarlyVerdict] = field(default_factory=list)
     stored_bytes: int = 0
+
+
+def insert_early(client, quarantine: str, early: list[EarlyVerdict], hour: datetime, loaded_at: datetime) -> None:
+    """The verdicts the Python reader gave before any line was stored, as rows of a staging `quarantine`."""
+    client.insert(
+        quarantine,
+        [
+            [
+                hour.replace(tzinfo=None),
+                e.landing_source,
+                e.source_file,
+                e.line_no,
+                e.reason,
+                e.detail,
+                e.raw[:KEEP_RAW_BYTES],
+                e.raw_bytes,
+                loaded_at,
+            ]
+            for e in early
+        ],
+        column_names=["hour", "landing_source", "source_file", "line_no", "reason", "detail", "raw", "raw_bytes", "loaded_at"],
+    )
 
 
 class _Batch:
