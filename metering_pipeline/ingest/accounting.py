@@ -12,6 +12,8 @@ hour's totals, so `lines_read == accepted + duplicates + quarantined` per source
 from collections import Counter
 from dataclasses import dataclass, field
 
+from metering_pipeline.ingest.duplicates import duplicate_lines_by_file
+
 
 @dataclass
 class SourceFigures:
@@ -57,12 +59,6 @@ def accepted_by_file(client, events: str) -> list[FileAccepted]:
     return [FileAccepted(name, int(lines), int(n), dict(zip(types, map(int, counts)))) for name, lines, n, (types, counts) in rows]
 
 
-def _of(landed: str, per_file: str) -> str:
-    """`per_file` (a query with a `source_file` column) with each file's landing source from `landed`.
-    A file missing from `landed` keeps an empty source, so it breaks the per-source reconciliation visibly."""
-    return f"SELECT l.landing_source AS landing_source, f.* FROM ({per_file}) AS f LEFT JOIN `{landed}` AS l USING (source_file)"
-
-
 def source_figures(
     client, events: str, accepted: list[FileAccepted], quarantine: str, dropped: str, landed: str
 ) -> dict[str, SourceFigures]:
@@ -73,7 +69,7 @@ def source_figures(
     def at(source: str) -> SourceFigures:
         return found.setdefault(source, SourceFigures())
 
-    landing_source = {}
+    landing_source = {}  # a file missing from `landed` keeps an empty source: the reconciliation breaks visibly
     for name, source, lines in client.query(f"SELECT source_file, landing_source, lines_read FROM `{landed}`").result_rows:
         landing_source[name] = source
         at(source).lines_read += int(lines)
@@ -81,16 +77,8 @@ def source_figures(
         figures = at(landing_source.get(f.source_file, ""))
         figures.accepted += f.lines
         figures.events.update(f.by_type)
-    # A duplicate line: a dropped copy on record and no accepted event (as duplicates.duplicate_lines_on_record counts the hour).
-    duplicate_lines = (
-        f"SELECT source_file, count() AS lines FROM (SELECT DISTINCT source_file, line_no FROM `{dropped}` "
-        f"WHERE (source_file, line_no) NOT IN (SELECT source_file, line_no FROM `{events}` "
-        f"WHERE source_file IN (SELECT source_file FROM `{dropped}`) AND line_no IN (SELECT line_no FROM `{dropped}`))) "
-        "GROUP BY source_file"
-    )
-    rows = client.query(f"SELECT landing_source, sum(lines) FROM ({_of(landed, duplicate_lines)}) GROUP BY landing_source").result_rows
-    for source, lines in rows:
-        at(source).duplicates = int(lines)
+    for name, lines in client.query(duplicate_lines_by_file(dropped, events)).result_rows:
+        at(landing_source.get(name, "")).duplicates += int(lines)
     for source, reason, lines in client.query(
         f"SELECT landing_source, reason, count() FROM `{quarantine}` GROUP BY landing_source, reason"
     ).result_rows:
