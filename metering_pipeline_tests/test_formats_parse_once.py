@@ -20,11 +20,12 @@ import pytest
 
 from metering_pipeline.catalog import load_catalog
 from metering_pipeline.ingest.formats import format_mapping
-from metering_pipeline.ingest.formats.canonical import _inner
+from metering_pipeline.ingest.formats.canonical import _inner, stage_mapped
 from metering_pipeline.ingest.formats.mapping import JSON_OBJECT
 from metering_pipeline.ingest.formats.parsed import ParsedLine
 from metering_pipeline.ingest.load import LINES_COLUMNS
 from metering_pipeline.resources import ClickHouseResource
+from metering_pipeline.warehouse.staging import staging
 from metering_pipeline_tests.fixtures.landing import FIXTURES
 from metering_pipeline_tests.support.hostile import FORMATS, HOSTILE_JSON, RandomChooser, _record, random_lines
 
@@ -298,6 +299,31 @@ def test_mapped_rows_are_those_of_the_per_field_json_functions(client, monkeypat
     assert not different, f"{len(different)} rows differ, first: {different[0]}"
     mapped = {row[0] for row in expected}
     assert len(lines) > len(mapped) > 0.5 * len(lines)  # most lines map, the non-objects do not
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_the_mapped_table_answers_every_column_as_the_mapping_computes_it(client, fmt):
+    """A column that only renames another (`Mapping.aliases`: CloudEvents' `id` is `f_id`) is
+    stored once and declared ALIAS in the mapped table; read back, every column holds what the
+    mapping's SELECT gives it."""
+    source = next(s for s in load_catalog().sources if s.name == FORMATS[fmt])
+    mapping = format_mapping(source, "s0")
+    table = f"lines_stored_{fmt}"
+    load(client, table, source.name, corpus(fmt))
+    sql, params = _inner(mapping, table), {**mapping.params, "mapped_source": source.name}
+    names = ", ".join(f"`{name}`" for name, _ in types(client, sql, params))
+    with staging(client) as area:
+        mapped = stage_mapped(client, area, "mapped", sql, params, mapping.aliases)
+        declared = dict(client.query(f"SELECT name, default_kind FROM system.columns WHERE table = '{mapped}'").result_rows)
+        stored = client.query(f"SELECT {names} FROM `{mapped}` ORDER BY row, sub").result_rows
+    assert {name for name, kind in declared.items() if kind == "ALIAS"} == set(mapping.aliases)
+    assert stored == rows(client, sql, params) and stored
+
+
+def test_a_renamed_column_is_followed_to_the_column_it_renames():
+    ce = format_mapping(next(s for s in load_catalog().sources if s.format == "cloudevents"), "s0")
+    assert ce.aliases["id"] == "f_id" and ce.aliases["tenant_id"] == "f_subject"  # tenant_id -> subject -> f_subject
+    assert not set(ce.aliases.values()) & set(ce.aliases)
 
 
 def test_the_corpus_reaches_every_kind(client, monkeypatch):

@@ -183,7 +183,7 @@ def _map_sources(client, area, catalog: Catalog, present, relation, verdicts: st
             attribution = stage_attribution(client, area, catalog.attribution, window)
         lines, relation_params = relation(source.name, False)
         params = {**mapping.params, **relation_params, "mapped_source": source.name}
-        mapped = stage_mapped(client, area, f"mapped_{index}", mapped_sql(mapping, lines, attribution), params)
+        mapped = stage_mapped(client, area, f"mapped_{index}", mapped_sql(mapping, lines, attribution), params, mapping.aliases)
         types = present_types(client, mapped)
         rules = rules_for(mapping.rules, catalog, window, mapping.attributed, types)
         sql, params = suspects_sql(frame(catalog, mapped, rules, types), rules)

@@ -75,12 +75,21 @@ def mapped_sql(mapping: Mapping, lines: str, attribution: str | None) -> str:
     )
 
 
-def stage_mapped(client, area, role: str, sql: str, params: dict) -> str:
-    """Create a staging table shaped like `sql`'s result and fill it."""
+def stage_mapped(client, area, role: str, sql: str, params: dict, aliases: dict[str, str] | None = None) -> str:
+    """Create a staging table shaped like `sql`'s result and fill it. A column of `aliases`
+    (`Mapping.aliases`) is declared `ALIAS` its target, so its values are written once."""
+    aliases = aliases or {}
     described = client.query(f"DESCRIBE TABLE ({sql})", parameters=params).result_rows
-    table = area.table(role, ", ".join(f"`{name}` {kind}" for name, kind, *_ in described))
+    table = area.table(
+        role, ", ".join(f"`{name}` {kind}" + (f" ALIAS `{aliases[name]}`" if name in aliases else "") for name, kind, *_ in described)
+    )
+    stored = ", ".join(f"`{name}`" for name, *_ in described if name not in aliases)
     # Unescaped "/" keeps data JSON readable ("httproute/ns/name", "HTTP/2"); both forms are valid JSON.
-    client.command(f"INSERT INTO `{table}` {sql}", parameters=params, settings={"output_format_json_escape_forward_slashes": 0})
+    client.command(
+        f"INSERT INTO `{table}` ({stored}) SELECT {stored} FROM ({sql})",
+        parameters=params,
+        settings={"output_format_json_escape_forward_slashes": 0},
+    )
     return table
 
 

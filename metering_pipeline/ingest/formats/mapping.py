@@ -17,10 +17,12 @@ Array(String) expression over `line` (the landing line) whose elements each beco
 everything above. Empty: the line itself is the record.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from metering_pipeline.validate.rules import Rule
 
+_NAME = re.compile(r"`?([A-Za-z_][A-Za-z0-9_]*)`?")
 JSON_OBJECT = "isValidUTF8(raw) AND isValidJSON(raw) AND JSONType(raw) = 'Object'"
 JSON_OBJECT_DETAIL = (
     "multiIf(NOT isValidUTF8(raw), 'line is not valid UTF-8', NOT isValidJSON(raw), "
@@ -40,6 +42,21 @@ class Mapping:
     line_ok: str = JSON_OBJECT  # the lines to map (see above); may use `line`
     records: str = ""  # Array(String) over `line`: the JSON records the landing line holds (see above)
     records_when: str = ""  # a cheap predicate over `line`: only lines where it holds go through `records`
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """{column: the earlier column it only renames}, followed to a column that is computed.
+
+        The mapped table stores each of those once and declares the others ALIAS columns: six of
+        the CloudEvents mapping's 28 columns are such names (`id` is `f_id`), and writing them
+        twice cost 0.8 s of the 1M hour's 3.2 s mapping insert.
+        """
+        found: dict[str, str] = {}
+        for name, expr in self.columns.items():
+            target = _NAME.fullmatch(expr.strip())
+            if target and target.group(1) in self.columns and target.group(1) != name:
+                found[name] = found.get(target.group(1), target.group(1))
+        return found
 
 
 def json_string(expr: str) -> str:
