@@ -314,7 +314,8 @@ def test_the_mapped_table_answers_every_column_as_the_mapping_computes_it(client
     names = ", ".join(f"`{name}`" for name, _ in types(client, sql, params))
     with staging(client) as area:
         mapped = stage_mapped(client, area, "mapped", sql, params, mapping.aliases)
-        declared = dict(client.query(f"SELECT name, default_kind FROM system.columns WHERE table = '{mapped}'").result_rows)
+        columns = "SELECT name, default_kind FROM system.columns WHERE table = {t:String}"
+        declared = dict(client.query(columns, parameters={"t": mapped}).result_rows)
         stored = client.query(f"SELECT {names} FROM `{mapped}` ORDER BY row, sub").result_rows
     assert {name for name, kind in declared.items() if kind == "ALIAS"} == set(mapping.aliases)
     assert stored == rows(client, sql, params) and stored

@@ -45,7 +45,8 @@ class Mapping:
 
     @property
     def aliases(self) -> dict[str, str]:
-        """{column: the earlier column it only renames}, followed to a column that is computed.
+        """{column: the column it only renames}, followed through earlier renames (`tenant_id` is
+        `subject` is `f_subject`: `f_subject`); ClickHouse resolves an ALIAS of an ALIAS as well.
 
         The mapped table stores each of those once and declares the others ALIAS columns: six of
         the CloudEvents mapping's 28 columns are such names (`id` is `f_id`), and writing them
