@@ -15,6 +15,14 @@ from metering_pipeline.validate.rules import Rule, value_column
 
 EPOCH = "toDateTime64(0, 6, 'UTC')"
 RECORD_STRIDE = 1 << 16  # exploded items per record, in `sub`
+MAPPING_SETTINGS = {
+    # Unescaped "/" keeps data JSON readable ("httproute/ns/name", "HTTP/2"); both forms are valid JSON.
+    "output_format_json_escape_forward_slashes": 0,
+    # The per-line parse, the filter on it and the columns read off it stay separate plan steps.
+    # Merged (the default), the filter step carries every line's member arrays and the engine
+    # evaluates the merged expressions over them: the 1M hour's mapping took 2.56 s, 1.99 s apart.
+    "query_plan_merge_expressions": 0,
+}
 
 
 def _lines(mapping: Mapping, lines: str) -> str:
@@ -84,12 +92,7 @@ def stage_mapped(client, area, role: str, sql: str, params: dict, aliases: dict[
         role, ", ".join(f"`{name}` {kind}" + (f" ALIAS `{aliases[name]}`" if name in aliases else "") for name, kind, *_ in described)
     )
     stored = ", ".join(f"`{name}`" for name, *_ in described if name not in aliases)
-    # Unescaped "/" keeps data JSON readable ("httproute/ns/name", "HTTP/2"); both forms are valid JSON.
-    client.command(
-        f"INSERT INTO `{table}` ({stored}) SELECT {stored} FROM ({sql})",
-        parameters=params,
-        settings={"output_format_json_escape_forward_slashes": 0},
-    )
+    client.command(f"INSERT INTO `{table}` ({stored}) SELECT {stored} FROM ({sql})", parameters=params, settings=MAPPING_SETTINGS)
     return table
 
 
