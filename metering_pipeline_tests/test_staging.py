@@ -1,8 +1,12 @@
-"""Staging work tables: dropped with their step, never merged while they live, one file per part."""
+"""Staging tables: dropped with their step, never merged while they live (copies of the pipeline's tables
+merge once swapped in), work tables one file per part."""
+
+from datetime import datetime
 
 import pytest
 
-from metering_pipeline.warehouse.staging import staging
+from metering_pipeline.warehouse.staging import staging, swap_partition
+from metering_pipeline.warehouse.tables import EVENTS, ensure_tables
 
 
 @pytest.fixture
@@ -27,17 +31,23 @@ def test_work_tables_are_not_merged(client):
     assert _parts(client, work) == 0
 
 
-def test_copies_of_pipeline_tables_keep_their_merges(client):
-    """Staging copies are swapped into the real tables, whose parts should merge as usual."""
+def test_copies_of_pipeline_tables_merge_only_once_swapped_in(client):
+    """A staging copy's merge is dropped with the copy: its parts are merged in the table they are swapped into."""
+    hour = datetime(2026, 11, 22, 10)
+    ensure_tables(client, EVENTS)
     with staging(client) as area:
-        events = area.like("events")
-        for _ in range(2):
+        events = area.like(EVENTS)
+        for event_id in ("a", "b"):
             client.command(
-                f"INSERT INTO `{events}` (source, id, type, hour, time) "
-                "VALUES ('s', 'i', 't', '2026-11-22 10:00:00', '2026-11-22 10:00:00')"
+                f"INSERT INTO `{events}` (source, id, type, hour, time) VALUES ('s', {{i:String}}, 't', {{h:DateTime}}, {{h:DateTime}})",
+                parameters={"i": event_id, "h": hour},
             )
         client.command(f"OPTIMIZE TABLE `{events}`")
-        assert _parts(client, events) == 1
+        assert _parts(client, events) == 2
+        swap_partition(client, EVENTS, events, hour)
+    client.command(f"OPTIMIZE TABLE `{EVENTS}`")
+    assert _parts(client, EVENTS) == 1
+    assert client.query(f"SELECT id FROM `{EVENTS}` ORDER BY id").result_rows == [("a",), ("b",)]
 
 
 def test_work_tables_write_compact_parts(client):

@@ -40,9 +40,11 @@ class Staging:
         return f"{STAGING_PREFIX}{self.token}_{role}"
 
     def like(self, table: str) -> str:
-        """A fresh staging copy of one of the pipeline's tables."""
+        """A fresh staging copy of one of the pipeline's tables. It does not merge either: its parts
+        are copied into the table at the swap and merged there, and the copy is dropped with the
+        merges it had begun (the 5M-event hour's ingest spent 5 s of its 31 s on such merges)."""
         name = self.name(table)
-        self.client.command(table_ddl(table, name))
+        self.client.command(table_ddl(table, name, settings=NO_MERGES))
         self.created.append(name)
         return name
 

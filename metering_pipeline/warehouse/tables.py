@@ -146,9 +146,11 @@ def create_table(client, name: str, columns: str, engine: str) -> None:
     client.command(create_ddl(name, columns, engine, cluster_of(client)))
 
 
-def table_ddl(table: str, name: str | None = None, cluster: str = "") -> str:
-    """CREATE TABLE for one of the pipeline's tables, optionally under another (staging, always local) name."""
-    return create_ddl(name or table, _COLUMNS[table], f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}", cluster)
+def table_ddl(table: str, name: str | None = None, cluster: str = "", settings: str = "") -> str:
+    """CREATE TABLE for one of the pipeline's tables, optionally under another (staging, always local) name,
+    with MergeTree `settings` (which REPLACE PARTITION does not compare: a staging copy may differ in them)."""
+    engine = f"MergeTree PARTITION BY hour ORDER BY {_SORT_KEYS[table]}" + (f" SETTINGS {settings}" if settings else "")
+    return create_ddl(name or table, _COLUMNS[table], engine, cluster)
 
 
 # Columns added after a table was first released: `ensure_tables` adds them to a table an older
