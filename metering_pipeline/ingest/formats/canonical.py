@@ -22,6 +22,10 @@ MAPPING_SETTINGS = {
     # Merged (the default), the filter step carries every line's member arrays and the engine
     # evaluates the merged expressions over them: the 1M hour's mapping took 2.56 s, 1.99 s apart.
     "query_plan_merge_expressions": 0,
+    # Blocks of 16K lines instead of 64K: each line's member arrays are the bulk of a block, and a
+    # quarter of them stays in the CPU's caches from the parse to the reads (1M hour: 1.75 -> 1.53 s
+    # for the mapping's SELECT alone). The insert still writes parts of INSERT_BLOCK_BYTES.
+    "max_block_size": 16384,
 }
 
 
