@@ -4,7 +4,7 @@ GX is imported here, lazily: its import costs seconds, and only the validating s
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pandas as pd
 
@@ -31,7 +31,7 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("hour")
 
 
-@lru_cache(maxsize=None)
+@cache
 def expectation_class(name: str):
     """GX's expectation class `name`, subclassed so that each expectation builds its `configuration` once.
 
