@@ -37,8 +37,8 @@ def expectation_class(name: str):
 
     GX's `Expectation.configuration` rebuilds an ExpectationConfiguration (a pydantic dump and a
     regex on the class name) on every access, and one validation of 31 expectations reads it
-    about 4,000 times: a third of the ~0.3 s GX spends per hour whatever the rows (benchmarks/
-    FINDINGS.md, ninth round), paid 720 times by a month's backfill. Subclassing a built-in
+    about 4,000 times: a third of the ~0.3 s GX spends per hour whatever the rows
+    (benchmarks/FINDINGS.md, ninth round), paid 720 times by a month's backfill. Subclassing a built-in
     expectation is GX's own way to customise one (it registers as `metering_<type>`, and GX
     rebuilds the subclass from its configuration while validating); the kept configuration is
     dropped whenever a field is set or the expectation is copied, so it never outlives the
