@@ -480,9 +480,11 @@ def main(argv: list[str] | None = None) -> None:
         # --skip-other-assets, which only leaves the optional groups unmeasured.
         found = worker({"stage": "assets", "chdb": str(work / "ch-assets"), "landing": str(work / "none")}, 600)
         groups = found.get("groups", {})
-        optional = {g: keys for g, keys in groups.items() if g not in ("ingest", "usage") and not set(keys) <= set(CORE_ASSETS)}
-        if args.skip_other_assets:
-            optional = {}
+        optional = (
+            {}
+            if args.skip_other_assets
+            else {g: keys for g, keys in groups.items() if g not in ("ingest", "usage") and not set(keys) <= set(CORE_ASSETS)}
+        )
         if optional:
             log(f"other asset groups measured through Dagster: {optional}")
         hours = [run_hour(events, args, work, optional) for events in args.size_list]
