@@ -16,6 +16,8 @@ events each as ONE single-run backfill of the real Dagster job.
 
 Results go to benchmarks/RESULTS.md (with --quick: benchmarks/data/RESULTS-quick.md) and, when the
 README has the markers `<!-- bench:begin -->` / `<!-- bench:end -->`, the summary table between them.
+The measurements are saved as JSON beside the report (`results_json`); `--render` rewrites the
+report from them without measuring again.
 Nothing here asserts a timing: targets are reported as met or not.
 """
 
@@ -391,7 +393,10 @@ def parse_args(argv):
         "(benchmarks/experiments.py: gx-narrow); results go to benchmarks/data/",
     )
     parser.add_argument(
-        "--render", type=Path, default=None, help="only rewrite the results file from a saved benchmarks/data/results*.json"
+        "--render",
+        type=Path,
+        default=None,
+        help="only rewrite --output (and, for RESULTS.md, the README block) from a run's saved JSON (see results_json)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -418,6 +423,13 @@ def parse_args(argv):
         else:
             args.output = DATA_ROOT / "RESULTS-quick.md" if args.quick else RESULTS
     return args
+
+
+def results_json(output: Path) -> Path:
+    """Where a run saves its measurements for `--render`: beside its own report, so a partial run
+    (`--sizes 1000000 --output /tmp/x.md`) never overwrites the full run's JSON that RESULTS.md
+    was rendered from. The full report's JSON stays in benchmarks/data/, out of git."""
+    return DATA_ROOT / "results.json" if output == RESULTS else output.with_suffix(".json")
 
 
 def check_disk(args) -> None:
@@ -526,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(work, ignore_errors=True)
     finished = datetime.now(UTC)
     load_end = loadavg()
-    (DATA_ROOT / ("results-quick.json" if args.quick else "results.json")).write_text(
+    results_json(args.output).write_text(
         json.dumps(
             {
                 "hours": hours,

@@ -1,7 +1,9 @@
 """The benchmark's hour figures: the fastest of its runs counts, as the floor's best of 3 does."""
 
-from benchmarks.report import targets
-from benchmarks.run import fastest_run
+from pathlib import Path
+
+from benchmarks.report import RESULTS, targets
+from benchmarks.run import DATA_ROOT, fastest_run, results_json
 
 
 def _run(seconds, ingest_peak, usage_peak=100):
@@ -55,3 +57,11 @@ def test_the_5m_and_20m_targets_judge_ratio_memory_and_counts():
 def test_the_s3_row_has_its_own_ratio_and_no_target():
     rows = targets([_hour(1_000_000, 5.3, 2**30, kind="S3")], None, None)
     assert rows[2:] == ["| 1M from S3 (moto on loopback): its own ratio (no target) | 5.3x | counts = manifest |"]
+
+
+def test_a_partial_run_saves_its_json_beside_its_own_report():
+    """RESULTS.md is rendered (`--render`) from benchmarks/data/results.json; a measuring run with its
+    own --output must not overwrite that file."""
+    assert results_json(RESULTS) == DATA_ROOT / "results.json"
+    assert results_json(Path("/tmp/x.md")) == Path("/tmp/x.json")
+    assert results_json(DATA_ROOT / "RESULTS-quick.md") == DATA_ROOT / "RESULTS-quick.json"
