@@ -37,8 +37,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One pytest worker per core (pytest-xdist): every test makes its own chDB directory, bucket and
+# Dagster instance, so they run side by side. `$(PY) -m pytest FILE` runs one file in one process.
 test: lint prepare
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # Benchmarks (not part of make test): writes benchmarks/RESULTS.md. `make bench ARGS=--quick` for a smoke run.
 bench: prepare

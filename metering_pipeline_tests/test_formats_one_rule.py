@@ -26,7 +26,16 @@ from metering_pipeline.ingest.assets import ingest
 from metering_pipeline_tests.fixtures.landing import FIXTURES, HOUR_PATH, fill_attribution_table
 from metering_pipeline_tests.support.events import event, query, run_hour
 
-ABSENT = object()
+
+class _Absent:
+    """The field left out of the record. Its repr names the test case, so it must be the same in
+    every process that collects the tests (pytest-xdist's workers compare their collections)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
 SINCE = datetime(2026, 1, 1)
 
 
