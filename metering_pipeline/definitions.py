@@ -3,8 +3,9 @@
 Cross-cutting policy is defined in one place and enforced here: every asset step is
 hourly-partitioned, backfills as one run and is in the `clickhouse` pool (schedules.ASSET_POLICY,
 limited in dagster.yaml; `with_policy` refuses an asset without it, so a new module cannot
-forget it), freshness checks cover the billing-relevant assets, and resources read their
-configuration from the environment. Each module registers only what it owns.
+forget it), a run's steps share the run's process (`EXECUTOR`), freshness checks cover the
+billing-relevant assets, and resources read their configuration from the environment. Each
+module registers only what it owns.
 """
 
 import dagster as dg
@@ -40,6 +41,30 @@ def with_policy(assets: list) -> list:
     return assets
 
 
+def in_process_by_default(executor: dg.ExecutorDefinition) -> dg.ExecutorDefinition:
+    """Dagster's default executor, with every step in the run's own process unless the run's config
+    asks for `execution: config: multiprocess:`.
+
+    Dagster's default starts a process per step, and each imports these definitions (dagster,
+    dagster-dbt, pandas: about 5 s here). A run's steps are a chain (ingest -> usage -> export,
+    dbt, alerts) whose ClickHouse work the `clickhouse` pool serializes on chDB anyway, so those
+    processes bought nothing: one hour through `dagster asset materialize`, seven steps, took
+    50 s with a process per step and 20 s in one process. Parallelism comes from runs, not
+    steps: a multi-run backfill on a server runs as many hours at once as the pool allows. A
+    step's ClickHouse client is closed when the step ends, so dbt's subprocess finds the chDB
+    directory free, as it does under `execute_in_process` (make demo, the bench backfill)."""
+    return dg.ExecutorDefinition(
+        name=executor.name,
+        config_schema=dg.Field(executor.config_schema.config_type, default_value={"in_process": {}}),
+        requirements=executor.get_requirements,
+        executor_creation_fn=executor.executor_creation_fn,
+        description="Every step in the run's process unless the run's config selects multiprocess (definitions.py).",
+    )
+
+
+EXECUTOR = in_process_by_default(dg.multi_or_in_process_executor)
+
+
 def resources() -> dict:
     return {
         "clickhouse": ClickHouseResource(
@@ -67,4 +92,5 @@ defs = dg.Definitions(
     schedules=[hourly_schedule, *freshness.schedules],
     sensors=[late_file_sensor, record_failed_run],
     resources=resources(),
+    executor=EXECUTOR,
 )

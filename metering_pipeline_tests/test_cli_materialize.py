@@ -5,7 +5,7 @@ import pytest
 from metering_pipeline.partitions import hour_start
 from metering_pipeline.resources import ClickHouseResource
 from metering_pipeline.samples import write_sample_hour
-from metering_pipeline_tests.support.cli import materialize_hour
+from metering_pipeline_tests.support.cli import materialize_hour, step_processes
 
 KEY = "2026-11-22-10:00"
 
@@ -18,3 +18,7 @@ def test_dagster_asset_materialize_one_partition(tmp_path):
     with ClickHouseResource(url=env["METERING_CLICKHOUSE_URL"]).get_client() as client:
         assert client.command("SELECT sum(event_count) FROM usage_hourly WHERE meter = 'gateway_requests'") > 0
         assert client.command("SELECT count() FROM quarantine") == 3
+    # definitions.EXECUTOR: the run's steps share its process (Dagster's default is a process per step)
+    processes = step_processes(env)
+    assert {"ingest", "usage_hourly", "billing_export"} <= set(processes), processes
+    assert len(set(processes.values())) == 1, processes

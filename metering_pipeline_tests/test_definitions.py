@@ -19,6 +19,18 @@ def test_definitions_load():
     assert defs.resolve_job_def("hourly_metering").partitions_def is not None
 
 
+def test_runs_share_one_process_unless_their_config_asks_for_one_per_step():
+    from metering_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("hourly_metering")
+
+    def mode(run_config: dict) -> set:
+        return set(dg.validate_run_config(job, run_config)["execution"][job.executor_def.name])
+
+    assert mode({}) == {"in_process"}
+    assert mode({"execution": {"config": {"multiprocess": {}}}}) == {"multiprocess"}
+
+
 def test_schedule_runs_last_complete_hour_with_a_run_key():
     assert last_complete_hour(datetime(2026, 11, 22, 11, 10, tzinfo=UTC)) == "2026-11-22-10:00"
     assert last_complete_hour(datetime(2026, 11, 23, 0, 10, tzinfo=UTC)) == "2026-11-22-23:00"

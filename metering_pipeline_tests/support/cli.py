@@ -51,5 +51,13 @@ def check_outcomes(env: dict) -> dict[tuple[str, str], bool]:
     return outcomes
 
 
+def step_processes(env: dict) -> dict[str, int]:
+    """{step: the process it ran in} of the last run in the instance the CLI used."""
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        [record] = instance.get_run_records(limit=1)
+        starts = instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START)
+        return {entry.step_key: entry.dagster_event.pid for entry in starts}
+
+
 def unexpected_failures(outcomes: dict[tuple[str, str], bool]) -> list[tuple[str, str]]:
     return sorted(k for k, passed in outcomes.items() if not passed and not k[1].startswith(EXPECTED_FAILURES))
