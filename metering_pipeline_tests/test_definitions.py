@@ -19,16 +19,16 @@ def test_definitions_load():
     assert defs.resolve_job_def("hourly_metering").partitions_def is not None
 
 
-def test_runs_share_one_process_unless_their_config_asks_for_one_per_step():
+def test_step_processes_are_forked_unless_the_run_config_chooses_otherwise():
     from metering_pipeline.definitions import defs
 
     job = defs.resolve_job_def("hourly_metering")
 
-    def mode(run_config: dict) -> set:
-        return set(dg.validate_run_config(job, run_config)["execution"][job.executor_def.name])
+    def execution(run_config: dict) -> dict:
+        return dg.validate_run_config(job, run_config)["execution"][job.executor_def.name]
 
-    assert mode({}) == {"in_process"}
-    assert mode({"execution": {"config": {"multiprocess": {}}}}) == {"multiprocess"}
+    assert execution({})["multiprocess"]["start_method"] == {"forkserver": {"preload_modules": ["metering_pipeline.definitions"]}}
+    assert set(execution({"execution": {"config": {"in_process": {}}}})) == {"in_process"}
 
 
 def test_schedule_runs_last_complete_hour_with_a_run_key():
