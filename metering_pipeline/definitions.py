@@ -41,7 +41,7 @@ def with_policy(assets: list) -> list:
     return assets
 
 
-def forked_steps_by_default(executor: dg.ExecutorDefinition) -> dg.ExecutorDefinition:
+def forked_steps_by_default() -> dg.ExecutorDefinition:
     """Dagster's default executor, a process per step, with the step processes forked from a server
     that imports these definitions once per run (`start_method: forkserver`, preloading this
     module by name: left to Dagster, a `dagster asset materialize` run's server preloaded only
@@ -55,19 +55,20 @@ def forked_steps_by_default(executor: dg.ExecutorDefinition) -> dg.ExecutorDefin
     the run's `clickhouse` pool slot is freed. A dead run worker would instead hang as started
     under the embedded setup's run launcher, which cannot check its workers' health. A run's
     config can still choose `in_process` or another start method."""
+    dagster_default = dg.multi_or_in_process_executor
     return dg.ExecutorDefinition(
-        name=executor.name,
+        name=dagster_default.name,
         config_schema=dg.Field(
-            executor.config_schema.config_type,
+            dagster_default.config_schema.config_type,
             default_value={"multiprocess": {"start_method": {"forkserver": {"preload_modules": [__name__]}}}},
         ),
-        requirements=executor.get_requirements,
-        executor_creation_fn=executor.executor_creation_fn,
+        requirements=dagster_default.get_requirements,
+        executor_creation_fn=dagster_default.executor_creation_fn,
         description="A process per step, forked from one import of the definitions per run (definitions.py).",
     )
 
 
-EXECUTOR = forked_steps_by_default(dg.multi_or_in_process_executor)
+EXECUTOR = forked_steps_by_default()
 
 
 def resources() -> dict:

@@ -40,23 +40,22 @@ def materialize_hour(
     return env
 
 
-def check_outcomes(env: dict) -> dict[tuple[str, str], bool]:
-    """{(asset, check): passed} of the last run in the instance the CLI used."""
+def last_run_events(env: dict, event_type: dg.DagsterEventType) -> list:
+    """The `event_type` entries of the last run in the instance the CLI used."""
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         [record] = instance.get_run_records(limit=1)
-        outcomes = {}
-        for entry in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-            evaluation = entry.dagster_event.event_specific_data
-            outcomes[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation.passed
-    return outcomes
+        return list(instance.all_logs(record.dagster_run.run_id, of_type=event_type))
+
+
+def check_outcomes(env: dict) -> dict[tuple[str, str], bool]:
+    """{(asset, check): passed} of the last run in the instance the CLI used."""
+    evaluations = [e.dagster_event.event_specific_data for e in last_run_events(env, dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    return {(e.asset_key.to_user_string(), e.check_name): e.passed for e in evaluations}
 
 
 def step_processes(env: dict) -> dict[str, int]:
     """{step: the process it ran in} of the last run in the instance the CLI used."""
-    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        [record] = instance.get_run_records(limit=1)
-        starts = instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START)
-        return {entry.step_key: entry.dagster_event.pid for entry in starts}
+    return {e.step_key: e.dagster_event.pid for e in last_run_events(env, dg.DagsterEventType.STEP_START)}
 
 
 def unexpected_failures(outcomes: dict[tuple[str, str], bool]) -> list[tuple[str, str]]:
